@@ -1,0 +1,239 @@
+# Installs, starts and stops the servers the services need, all on loopback.
+# Sourced after common.sh. Each server is owned through a pid file under
+# $STATE_DIR/run: only a server started here is ever stopped here.
+# shellcheck shell=bash
+
+RABBITMQ_PORT=5672
+RABBITMQ_MANAGEMENT_PORT=15672
+MARIADB_PORT=3306
+MONGO_PORT=27017
+SMTP_PORT=1025
+MAILBOX_PORT=1080
+
+# Development credentials for the local servers (loopback only, never used in Kubernetes).
+DEV_MYSQL_USER=mp3converter
+DEV_MYSQL_PASSWORD=mp3converter-dev
+
+RABBITMQ_HOME="$STATE_DIR/rabbitmq"
+RABBITMQ_NODE="mp3converter@localhost"
+MARIADB_DATA="$STATE_DIR/mariadb"
+MARIADB_SOCKET="$STATE_DIR/run/mariadb.sock"
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_for NAME SECONDS COMMAND...: polls COMMAND until it succeeds.
+wait_for() {
+  local name=$1 seconds=$2
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      die "$name did not become ready within ${seconds}s (logs: $STATE_DIR/log/)"
+    fi
+    sleep 0.5
+  done
+}
+
+# stop_pid NAME PIDFILE: TERM, then KILL after 20 s; removes the pid file.
+stop_pid() {
+  local name=$1 pidfile=$2
+  if ! pid_alive "$pidfile"; then
+    rm -f "$pidfile"
+    return 0
+  fi
+  local pid
+  pid=$(cat "$pidfile")
+  say "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 20))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$pidfile"
+}
+
+# launch NAME LOGFILE COMMAND...: starts COMMAND in its own session, records its pid.
+launch() {
+  local name=$1 logfile=$2
+  shift 2
+  setsid "$@" >>"$logfile" 2>&1 </dev/null &
+  echo $! >"$STATE_DIR/run/$name.pid"
+}
+
+# ---------------------------------------------------------------- RabbitMQ
+rabbitmqctl_local() {
+  HOME="$RABBITMQ_HOME" RABBITMQ_NODENAME="$RABBITMQ_NODE" /usr/lib/rabbitmq/bin/rabbitmqctl "$@"
+}
+
+install_rabbitmq() { apt_install rabbitmq-server; }
+
+start_rabbitmq() {
+  if pid_alive "$STATE_DIR/run/rabbitmq.pid"; then return 1; fi
+  if port_open "$RABBITMQ_PORT"; then
+    say "RabbitMQ: port $RABBITMQ_PORT is already served by a broker these scripts did not start; using it"
+    return 1
+  fi
+  mkdir -p "$RABBITMQ_HOME"
+  cat >"$RABBITMQ_HOME/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$RABBITMQ_PORT
+management.tcp.ip = 127.0.0.1
+management.tcp.port = $RABBITMQ_MANAGEMENT_PORT
+log.console = false
+log.file.level = warning
+CONF
+  echo '[rabbitmq_management].' >"$RABBITMQ_HOME/enabled_plugins"
+  say "starting RabbitMQ on 127.0.0.1:$RABBITMQ_PORT (management UI on :$RABBITMQ_MANAGEMENT_PORT)"
+  local epmd_was_running=0
+  pgrep -x epmd >/dev/null && epmd_was_running=1
+  launch rabbitmq "$STATE_DIR/log/rabbitmq.log" env \
+    HOME="$RABBITMQ_HOME" \
+    ERL_EPMD_ADDRESS=127.0.0.1 \
+    RABBITMQ_NODENAME="$RABBITMQ_NODE" \
+    RABBITMQ_CONFIG_FILE="$RABBITMQ_HOME/rabbitmq.conf" \
+    RABBITMQ_ENABLED_PLUGINS_FILE="$RABBITMQ_HOME/enabled_plugins" \
+    RABBITMQ_MNESIA_BASE="$RABBITMQ_HOME/mnesia" \
+    RABBITMQ_LOG_BASE="$STATE_DIR/log" \
+    RABBITMQ_PID_FILE="$STATE_DIR/run/rabbitmq.beam.pid" \
+    /usr/lib/rabbitmq/bin/rabbitmq-server
+  [ "$epmd_was_running" -eq 0 ] && touch "$STATE_DIR/run/epmd.ours"
+  wait_for RabbitMQ 90 rabbitmqctl_local -q await_startup
+  wait_for "RabbitMQ management" 30 curl -fsS -u guest:guest "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/api/overview"
+  return 0
+}
+
+stop_rabbitmq() {
+  if pid_alive "$STATE_DIR/run/rabbitmq.pid"; then
+    say "stopping RabbitMQ"
+    rabbitmqctl_local -q shutdown >/dev/null 2>&1 || true
+    stop_pid RabbitMQ "$STATE_DIR/run/rabbitmq.pid"
+  fi
+  rm -f "$STATE_DIR/run/rabbitmq.pid" "$STATE_DIR/run/rabbitmq.beam.pid"
+  if [ -f "$STATE_DIR/run/epmd.ours" ]; then
+    epmd -kill >/dev/null 2>&1 || true
+    rm -f "$STATE_DIR/run/epmd.ours"
+  fi
+}
+
+# ---------------------------------------------------------------- MariaDB
+mariadb_root() { mariadb --no-defaults --socket="$MARIADB_SOCKET" -uroot "$@"; }
+mariadb_app_ping() {
+  mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$MARIADB_PORT" \
+    -u"$DEV_MYSQL_USER" -p"$DEV_MYSQL_PASSWORD" -e 'SELECT 1'
+}
+
+install_mariadb() { apt_install mariadb-server mariadb-client; }
+
+start_mariadb() {
+  if pid_alive "$STATE_DIR/run/mariadb.pid"; then return 1; fi
+  if port_open "$MARIADB_PORT"; then
+    mariadb_app_ping >/dev/null 2>&1 ||
+      die "port $MARIADB_PORT is taken by a server that does not accept $DEV_MYSQL_USER; stop it or create that user"
+    say "MariaDB: port $MARIADB_PORT is already served by a server these scripts did not start; using it"
+    return 1
+  fi
+  if [ ! -d "$MARIADB_DATA/mysql" ]; then
+    say "initialising a MariaDB data directory"
+    mkdir -p "$MARIADB_DATA"
+    quietly mariadb-install-db --no-defaults --user="$(id -un)" --datadir="$MARIADB_DATA" \
+      --auth-root-authentication-method=socket --skip-test-db
+  fi
+  say "starting MariaDB on 127.0.0.1:$MARIADB_PORT"
+  launch mariadb "$STATE_DIR/log/mariadb.log" mariadbd --no-defaults \
+    --user="$(id -un)" --datadir="$MARIADB_DATA" --socket="$MARIADB_SOCKET" \
+    --bind-address=127.0.0.1 --port="$MARIADB_PORT" \
+    --pid-file="$STATE_DIR/run/mariadb.server.pid" \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+    --innodb-buffer-pool-size=128M --max-connections=500
+  wait_for MariaDB 60 mariadb_root -e 'SELECT 1'
+  # The development user may create the databases it uses (one per test run).
+  mariadb_root <<SQL
+CREATE USER IF NOT EXISTS '$DEV_MYSQL_USER'@'127.0.0.1' IDENTIFIED BY '$DEV_MYSQL_PASSWORD';
+CREATE USER IF NOT EXISTS '$DEV_MYSQL_USER'@'localhost' IDENTIFIED BY '$DEV_MYSQL_PASSWORD';
+GRANT ALL PRIVILEGES ON \`mp3converter\`.* TO '$DEV_MYSQL_USER'@'127.0.0.1', '$DEV_MYSQL_USER'@'localhost';
+GRANT ALL PRIVILEGES ON \`mp3test\\_%\`.* TO '$DEV_MYSQL_USER'@'127.0.0.1', '$DEV_MYSQL_USER'@'localhost';
+CREATE DATABASE IF NOT EXISTS \`mp3converter\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+SQL
+  return 0
+}
+
+stop_mariadb() { stop_pid MariaDB "$STATE_DIR/run/mariadb.pid"; }
+
+# ---------------------------------------------------------------- SecantusDB (MongoDB wire protocol)
+install_mongo() {
+  if [ ! -x "$SECANTUS_VENV/bin/secantusd-py" ]; then
+    say "installing SecantusDB $SECANTUSDB_VERSION (MongoDB-compatible server, from PyPI)"
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    python3 -m venv "$SECANTUS_VENV" >/dev/null 2>&1 || { apt_install python3-venv && python3 -m venv "$SECANTUS_VENV"; }
+    quietly "$SECANTUS_VENV/bin/pip" install -q --disable-pip-version-check "secantusdb==$SECANTUSDB_VERSION"
+  fi
+}
+
+mongo_ping() {
+  "$SECANTUS_VENV/bin/python" -c "
+import pymongo, sys
+c = pymongo.MongoClient('mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true', serverSelectionTimeoutMS=1000)
+c.admin.command('ping')"
+}
+
+start_mongo() {
+  if pid_alive "$STATE_DIR/run/mongo.pid"; then return 1; fi
+  if port_open "$MONGO_PORT"; then
+    say "MongoDB: port $MONGO_PORT is already served by a server these scripts did not start; using it"
+    return 1
+  fi
+  say "starting SecantusDB on 127.0.0.1:$MONGO_PORT"
+  mkdir -p "$STATE_DIR/secantusdb"
+  # --standalone: answer like a standalone mongod, as the Kubernetes manifests deploy.
+  launch mongo "$STATE_DIR/log/secantusdb.log" "$SECANTUS_VENV/bin/secantusd-py" \
+    --host 127.0.0.1 --port "$MONGO_PORT" --storage-path "$STATE_DIR/secantusdb" \
+    --standalone --log-level WARNING --cache-size 256M
+  wait_for SecantusDB 60 mongo_ping
+  return 0
+}
+
+stop_mongo() { stop_pid SecantusDB "$STATE_DIR/run/mongo.pid"; }
+
+# ---------------------------------------------------------------- maildev (development mailbox)
+start_mailbox() {
+  if pid_alive "$STATE_DIR/run/mailbox.pid"; then return 1; fi
+  if port_open "$SMTP_PORT"; then
+    say "mailbox: port $SMTP_PORT is already served by an SMTP server these scripts did not start; using it"
+    return 1
+  fi
+  say "starting maildev (SMTP 127.0.0.1:$SMTP_PORT, mailbox http://127.0.0.1:$MAILBOX_PORT)"
+  launch mailbox "$STATE_DIR/log/maildev.log" node "$ROOT/node_modules/maildev/dist/bin/maildev.js" \
+    --ip 127.0.0.1 --smtp "$SMTP_PORT" --web-ip 127.0.0.1 --web "$MAILBOX_PORT" --max-emails 1000
+  wait_for maildev 30 curl -fsS "http://127.0.0.1:$MAILBOX_PORT/api/healthz"
+  return 0
+}
+
+stop_mailbox() { stop_pid maildev "$STATE_DIR/run/mailbox.pid"; }
+
+# ---------------------------------------------------------------- all of them
+INFRA=(rabbitmq mariadb mongo mailbox)
+
+install_infra() {
+  command -v curl >/dev/null || apt_install curl ca-certificates
+  # One apt transaction for everything Debian provides.
+  apt_install rabbitmq-server mariadb-server mariadb-client ffmpeg
+  install_mongo
+}
+
+# Starts every server that is down. Prints the names of those it started.
+STARTED_INFRA=()
+start_infra() {
+  local name
+  for name in "${INFRA[@]}"; do
+    if "start_$name"; then STARTED_INFRA+=("$name"); fi
+  done
+}
+
+stop_infra() {
+  local name
+  for name in "$@"; do "stop_$name"; done
+}
