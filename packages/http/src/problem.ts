@@ -1,0 +1,141 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import {
+  AppError,
+  NotFoundError,
+  TooManyRequestsError,
+  UnauthorizedError,
+  ValidationError,
+} from '@mp3converter/errors';
+import { currentCorrelationId, type Logger } from '@mp3converter/logging';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** An RFC 9457 problem document with the stable `code` clients switch on. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail?: string;
+  requestId?: string;
+  [extension: string]: unknown;
+}
+
+export interface ProblemInput {
+  title: string;
+  status: number;
+  code: string;
+  detail?: string;
+  errors?: unknown;
+}
+
+export function sendProblem(res: Response, problem: ProblemInput): void {
+  const body: Problem = {
+    type: `urn:mp3converter:problem:${problem.code.toLowerCase().replaceAll('_', '-')}`,
+    ...problem,
+  };
+  const requestId = currentCorrelationId();
+  if (requestId !== undefined) body.requestId = requestId;
+  res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+function title(status: number): string {
+  return TITLES[status] ?? 'Error';
+}
+
+/** Errors raised by Express's own body parsers carry `type` and `status`. */
+interface BodyParserError {
+  type: string;
+  status: number;
+}
+
+function isBodyParserError(error: unknown): error is BodyParserError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { type?: unknown }).type === 'string' &&
+    typeof (error as { status?: unknown }).status === 'number'
+  );
+}
+
+const BODY_PARSER_CODES: Record<string, [number, string, string]> = {
+  'entity.parse.failed': [400, 'INVALID_JSON', 'the request body is not valid JSON'],
+  'entity.too.large': [413, 'BODY_TOO_LARGE', 'the request body is too large'],
+  'encoding.unsupported': [
+    415,
+    'UNSUPPORTED_ENCODING',
+    'the request body encoding is not supported',
+  ],
+  'charset.unsupported': [415, 'UNSUPPORTED_CHARSET', 'the request body charset is not supported'],
+  'request.aborted': [400, 'REQUEST_ABORTED', 'the request was aborted'],
+  'request.size.invalid': [400, 'REQUEST_SIZE_INVALID', 'the request body size does not match'],
+};
+
+/**
+ * The one place where errors become responses. Known errors answer their own
+ * status and code; anything else is logged in full and answered with a generic
+ * 500 that carries only the request id.
+ */
+export function problemHandler(log: Logger): ErrorRequestHandler {
+  return (error: unknown, _req, res, next) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    if (error instanceof AppError) {
+      if (error instanceof UnauthorizedError)
+        res.setHeader(
+          'WWW-Authenticate',
+          error.scheme === 'Basic'
+            ? 'Basic realm="mp3converter", charset="UTF-8"'
+            : 'Bearer realm="mp3converter"',
+        );
+      if (error instanceof TooManyRequestsError)
+        res.setHeader('Retry-After', String(error.retryAfterSeconds));
+      if (error.status >= 500) log.warn({ err: error }, 'request failed on a dependency');
+      sendProblem(res, {
+        status: error.status,
+        title: title(error.status),
+        code: error.code,
+        detail: error.message,
+        ...(error instanceof ValidationError ? { errors: error.fields } : {}),
+      });
+      return;
+    }
+    if (isBodyParserError(error) && BODY_PARSER_CODES[error.type] !== undefined) {
+      const [status, code, detail] = BODY_PARSER_CODES[error.type]!;
+      sendProblem(res, { status, title: title(status), code, detail });
+      return;
+    }
+    log.error({ err: error }, 'unexpected error');
+    sendProblem(res, {
+      status: 500,
+      title: title(500),
+      code: 'INTERNAL',
+      detail: 'an unexpected error occurred; quote the request id when reporting it',
+    });
+  };
+}
+
+export function notFoundHandler(): RequestHandler {
+  return (req, _res, next) => {
+    next(new NotFoundError('ROUTE_NOT_FOUND', `no route for ${req.method} ${req.path}`));
+  };
+}
