@@ -75,7 +75,7 @@ function isBodyParserError(error: unknown): error is BodyParserError {
   );
 }
 
-const BODY_PARSER_CODES: Record<string, [number, string, string]> = {
+const BODY_PARSER_CODES: Partial<Record<string, [number, string, string]>> = {
   'entity.parse.failed': [400, 'INVALID_JSON', 'the request body is not valid JSON'],
   'entity.too.large': [413, 'BODY_TOO_LARGE', 'the request body is too large'],
   'encoding.unsupported': [
@@ -119,8 +119,9 @@ export function problemHandler(log: Logger): ErrorRequestHandler {
       });
       return;
     }
-    if (isBodyParserError(error) && BODY_PARSER_CODES[error.type] !== undefined) {
-      const [status, code, detail] = BODY_PARSER_CODES[error.type]!;
+    const known = isBodyParserError(error) ? BODY_PARSER_CODES[error.type] : undefined;
+    if (known !== undefined) {
+      const [status, code, detail] = known;
       sendProblem(res, { status, title: title(status), code, detail });
       return;
     }

@@ -30,7 +30,7 @@ export function accessLog(log: Logger): RequestHandler {
   return pinoHttp({
     logger: log.child({ module: 'http' }),
     genReqId: (_req, res) => currentCorrelationId() ?? String(res.getHeader('X-Request-Id')),
-    autoLogging: { ignore: (req) => QUIET_PATHS.has(req.url?.split('?')[0] ?? '') },
+    autoLogging: { ignore: (req) => QUIET_PATHS.has(req.url.split('?')[0] ?? '') },
     customLogLevel: (_req, res, error) =>
       error !== undefined || res.statusCode >= 500
         ? 'error'

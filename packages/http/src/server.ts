@@ -35,7 +35,9 @@ export async function listen(
     port,
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
-        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        const timer = setTimeout(() => {
+          server.closeAllConnections();
+        }, graceMs);
         timer.unref();
         server.close(() => {
           clearTimeout(timer);

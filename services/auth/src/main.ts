@@ -15,7 +15,7 @@ try {
 
 const log = createLogger({ service: 'auth', level: config.LOG_LEVEL });
 const service = await startAuthService(config, log);
-onShutdownSignal(log, service.stop);
+onShutdownSignal(log, () => service.stop());
 service.ready.catch((error: unknown) => {
   log.fatal({ err: error }, 'could not prepare the database');
   process.exit(1);

@@ -38,7 +38,7 @@ export class UsersRepository {
       return row === undefined
         ? undefined
         : {
-            id: Number(row.id),
+            id: row.id,
             email: row.email,
             passwordHash: row.password_hash,
             isAdmin: row.is_admin === 1,

@@ -1,0 +1,5 @@
+export { testServers } from './env.ts';
+export { createTestDatabase, type TestDatabase } from './mysql.ts';
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+export { waitFor } from './wait.ts';
+export { rawRequest, type RawResponse } from './http-client.ts';
