@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Fails if a test left a database, a queue or a GridFS database behind.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$ROOT/scripts/lib/infra.sh"
+
+found=()
+dbs=$(mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$MARIADB_PORT" -u"$DEV_MYSQL_USER" -p"$DEV_MYSQL_PASSWORD" \
+  -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'mp3test\\_%'")
+[ -z "$dbs" ] || found+=("MySQL databases: $(echo $dbs)")
+queues=$(curl -fsS -u guest:guest "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/api/queues?columns=name" |
+  "$NODE_HOME/bin/node" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const q of JSON.parse(s))if(q.name.startsWith("test-"))console.log(q.name)})')
+[ -z "$queues" ] || found+=("RabbitMQ queues: $(echo $queues)")
+mongo=$("$SECANTUS_VENV/bin/python" -c "
+import pymongo
+c = pymongo.MongoClient('mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true', serverSelectionTimeoutMS=2000)
+print(' '.join(n for n in c.list_database_names() if n.startswith('mp3test')))")
+[ -z "$mongo" ] || found+=("MongoDB databases: $mongo")
+
+if [ "${#found[@]}" -gt 0 ]; then
+  printf 'tests left these behind:\n' >&2
+  printf '  %s\n' "${found[@]}" >&2
+  exit 1
+fi

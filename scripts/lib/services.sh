@@ -1,0 +1,66 @@
+# Starts and stops the project's own services as background processes.
+# Sourced after common.sh and infra.sh.
+# shellcheck shell=bash
+
+# Every service under services/ with an entry file; the port is where its
+# readiness endpoint answers.
+service_port() {
+  case "$1" in
+    gateway) echo "${GATEWAY_PORT:-8080}" ;;
+    auth) echo "${AUTH_PORT:-5000}" ;;
+    *) echo "" ;;
+  esac
+}
+
+list_services() {
+  local dir
+  for dir in "$ROOT"/services/*/; do
+    [ -f "$dir/src/main.ts" ] && basename "$dir"
+  done
+}
+
+start_service() {
+  local name=$1 port
+  port=$(service_port "$name")
+  if pid_alive "$STATE_DIR/run/svc-$name.pid"; then return 0; fi
+  if [ -n "$port" ] && port_open "$port"; then
+    die "$name: port $port is already in use by another process"
+  fi
+  say "starting $name${port:+ on 127.0.0.1:$port}"
+  # NODE_ENV=development gives each service its local defaults (loopback
+  # hosts, development credentials); nothing else is needed here.
+  (cd "$ROOT/services/$name" && launch "svc-$name" "$STATE_DIR/log/$name.log" \
+    env NODE_ENV=development LOG_LEVEL="${LOG_LEVEL:-info}" ${port:+PORT=$port} \
+    node src/main.ts)
+}
+
+wait_service() {
+  local name=$1 port
+  port=$(service_port "$name")
+  [ -n "$port" ] || return 0
+  local deadline=$((SECONDS + 60))
+  until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
+    if ! pid_alive "$STATE_DIR/run/svc-$name.pid"; then
+      tail -n 20 "$STATE_DIR/log/$name.log" >&2
+      die "$name exited during start-up (log: $STATE_DIR/log/$name.log)"
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || die "$name is not ready after 60s (log: $STATE_DIR/log/$name.log)"
+    sleep 0.3
+  done
+  say "$name is ready"
+}
+
+start_services() {
+  local name
+  for name in $(list_services); do start_service "$name"; done
+  for name in $(list_services); do wait_service "$name"; done
+}
+
+stop_services() {
+  local pidfile
+  for pidfile in "$STATE_DIR"/run/svc-*.pid; do
+    [ -e "$pidfile" ] || continue
+    local name=${pidfile##*/svc-}
+    stop_pid "${name%.pid}" "$pidfile"
+  done
+}
