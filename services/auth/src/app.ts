@@ -50,6 +50,7 @@ function clientAddress(req: Request): string {
 }
 
 export function createAuthApp(deps: AuthAppDeps): Express {
+  const log = deps.log.child({ module: 'accounts' });
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.trustProxy);
@@ -76,7 +77,7 @@ export function createAuthApp(deps: AuthAppDeps): Express {
     const valid = await verifyPassword(user?.passwordHash ?? deps.decoyHash, credentials.password);
     if (user === undefined || !valid) {
       await deps.throttle.recordFailure(key, ip);
-      deps.log.info(
+      log.info(
         { ip, reason: user === undefined ? 'unknown email' : 'wrong password' },
         'login failed',
       );
@@ -84,7 +85,7 @@ export function createAuthApp(deps: AuthAppDeps): Express {
     }
     await deps.throttle.recordSuccess(key);
     const issued = issueToken(deps.tokens, user);
-    deps.log.info({ userId: user.id }, 'login succeeded');
+    log.info({ userId: user.id }, 'login succeeded');
     res.setHeader('Cache-Control', 'no-store');
     // The token alone as text/plain keeps `TOKEN=$(curl ... /login)` working, as in the original.
     if (req.accepts(['text/plain', 'application/json']) === 'application/json') {
@@ -124,11 +125,11 @@ export function createAuthApp(deps: AuthAppDeps): Express {
       passwordHash: await hashPassword(parsed.data.password),
       isAdmin: false,
     });
-    deps.log.info({ userId: user.id }, 'user registered');
+    log.info({ userId: user.id }, 'user registered');
     res.status(201).location(`/users/${user.id}`).json({ id: user.id, email: user.email });
   });
 
   app.use(notFoundHandler());
-  app.use(problemHandler(deps.log));
+  app.use(problemHandler(deps.log.child({ module: 'errors' })));
   return app;
 }

@@ -58,7 +58,7 @@ export async function startAuthService(config: AuthConfig, log: Logger): Promise
   const prepare = async (): Promise<void> => {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const applied = await migrate(config, log);
+        const applied = await migrate(config, log.child({ module: 'migrations' }));
         log.info({ applied }, 'database schema is up to date');
         break;
       } catch (error) {
