@@ -15,3 +15,8 @@ export const testServers = {
   smtp: { host: '127.0.0.1', port: Number(env.TEST_SMTP_PORT ?? 1025) },
   mailboxUrl: env.TEST_MAILBOX_URL ?? 'http://127.0.0.1:1080',
 } as const;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** TEST_LOG_LEVEL=debug shows the logs of the code under test; silent by default. */
+export const testLogLevel: (typeof LOG_LEVELS)[number] =
+  LOG_LEVELS.find((known) => known === env.TEST_LOG_LEVEL) ?? 'silent';

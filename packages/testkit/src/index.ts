@@ -1,5 +1,15 @@
-export { testServers } from './env.ts';
+export { testServers, testLogLevel } from './env.ts';
 export { createTestDatabase, type TestDatabase } from './mysql.ts';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 export { waitFor } from './wait.ts';
 export { rawRequest, type RawResponse } from './http-client.ts';
+export {
+  Inspector,
+  deleteQueues,
+  dropConnections,
+  getQueue,
+  headersOf,
+  queueNames,
+  runPrefix,
+  type QueueInfo,
+} from './rabbitmq.ts';

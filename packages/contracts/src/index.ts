@@ -1,0 +1,89 @@
+import { z } from 'zod';
+
+/**
+ * The messages the services exchange over RabbitMQ. The original project's
+ * fields (`video_fid`, `mp3_fid`, `username`) keep their names and meaning so a
+ * message stays recognisable; the rest was added for idempotency, tracing and
+ * per-job options.
+ *
+ * Objects are parsed with zod's default (strip) mode: unknown fields from a newer
+ * producer are tolerated and dropped, while every known field is type-checked.
+ */
+
+export const VIDEO_QUEUE = 'video';
+export const MP3_QUEUE = 'mp3';
+
+export const SCHEMA_VERSION = 1;
+
+/** MongoDB ObjectId as produced by `ObjectId#toHexString()`: 24 lower-case hex digits. */
+export const objectIdSchema = z
+  .string()
+  .regex(/^[0-9a-f]{24}$/, 'must be a 24-character lower-case hex ObjectId');
+
+// Control characters would end up in Content-Disposition headers and emails.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+/** A file name as the user knows it; not a path, never trusted as one. */
+export const fileNameSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((name) => !CONTROL_CHARACTERS.test(name), 'must not contain control characters');
+
+export const MP3_BITRATES_KBPS = [64, 96, 128, 160, 192, 256, 320] as const;
+export type Mp3BitrateKbps = (typeof MP3_BITRATES_KBPS)[number];
+export const DEFAULT_BITRATE_KBPS: Mp3BitrateKbps = 192;
+
+export const conversionOptionsSchema = z.object({
+  bitrate_kbps: z.literal(MP3_BITRATES_KBPS).default(DEFAULT_BITRATE_KBPS),
+});
+
+const jobFields = {
+  schema_version: z.literal(SCHEMA_VERSION),
+  job_id: z.uuid(),
+  /** The user id (JWT `sub`): who owns the job and may download its result. */
+  owner_id: z.string().min(1).max(255),
+  /** The user's email, named `username` as in the original message. */
+  username: z.email().max(254),
+  video_fid: objectIdSchema,
+  filename: fileNameSchema,
+  // prefault: a missing `options` is parsed as `{}`, so its own defaults apply.
+  options: conversionOptionsSchema.prefault({}),
+  created_at: z.iso.datetime({ offset: true }),
+};
+
+/** Published by the gateway to `video` once the upload is stored. */
+export const videoMessageSchema = z.object({
+  ...jobFields,
+  mp3_fid: z.null(),
+});
+
+/** Published by the converter to `mp3` once the MP3 is stored. */
+export const mp3MessageSchema = z.object({
+  ...jobFields,
+  mp3_fid: objectIdSchema,
+  mp3_filename: fileNameSchema,
+  duration_seconds: z.number().nonnegative(),
+  size_bytes: z.number().int().nonnegative().optional(),
+});
+
+/** A parsed `video` message (defaults applied). */
+export type VideoMessage = z.output<typeof videoMessageSchema>;
+/** What a producer may send on `video` (`options` may be left out). */
+export type VideoMessageInput = z.input<typeof videoMessageSchema>;
+export type Mp3Message = z.output<typeof mp3MessageSchema>;
+export type Mp3MessageInput = z.input<typeof mp3MessageSchema>;
+export type ConversionOptions = z.output<typeof conversionOptionsSchema>;
+
+export interface ConversionResult {
+  mp3_fid: string;
+  mp3_filename: string;
+  duration_seconds: number;
+  size_bytes?: number;
+}
+
+/** The `mp3` message for a converted `video` message: same job, result fields added. */
+export function toMp3Message(video: VideoMessage, result: ConversionResult): Mp3Message {
+  return mp3MessageSchema.parse({ ...video, ...result });
+}

@@ -1,0 +1,16 @@
+export { FileBucket, deleteFile, findFile, openBucket } from './bucket.ts';
+export { openDownload } from './download.ts';
+export {
+  FileExistsError,
+  FileTooLargeError,
+  UploadCleanupError,
+  UploadInProgressError,
+} from './errors.ts';
+export { parseObjectId } from './object-id.ts';
+export {
+  formatContentRange,
+  parseRangeHeader,
+  type ByteRange,
+  type RangeHeaderResult,
+} from './range.ts';
+export { uploadFromStream, type UploadedFile, type UploadOptions } from './upload.ts';

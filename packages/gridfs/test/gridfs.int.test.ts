@@ -1,0 +1,436 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+
+import { testServers, waitFor } from '@mp3converter/testkit';
+import { MongoClient, ObjectId, type CommandStartedEvent, type Db } from 'mongodb';
+
+import {
+  deleteFile,
+  FileExistsError,
+  FileTooLargeError,
+  findFile,
+  openBucket,
+  openDownload,
+  parseObjectId,
+  parseRangeHeader,
+  uploadFromStream,
+  UploadInProgressError,
+  type FileBucket,
+} from '../src/index.ts';
+
+const MiB = 1024 * 1024;
+const DEFAULT_CHUNK_SIZE = 255 * 1024;
+/** Small chunks make multi-chunk files out of a few KB. */
+const SMALL_CHUNK_SIZE = 1024;
+
+const client = new MongoClient(testServers.mongoUrl, { monitorCommands: true });
+const db: Db = client.db(`mp3test_gridfs_${randomUUID().replaceAll('-', '')}`);
+let bucketCount = 0;
+
+/** Each test gets its own bucket in this run's database. */
+function freshBucket(chunkSizeBytes = SMALL_CHUNK_SIZE): FileBucket {
+  bucketCount += 1;
+  return openBucket(db, `b${bucketCount}`, { chunkSizeBytes });
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** A Readable that yields `bytes` in pieces of the given sizes, in turn. */
+function streamOf(bytes: Buffer, pieceSizes: number[] = [4096]): Readable {
+  return Readable.from(
+    (function* () {
+      for (let offset = 0, i = 0; offset < bytes.length; i += 1) {
+        const size = pieceSizes[i % pieceSizes.length]!;
+        yield bytes.subarray(offset, offset + size);
+        offset += size;
+      }
+    })(),
+  );
+}
+
+/** A source that records whether anything read it. */
+function watchedSource(bytes: Buffer): { stream: Readable; wasRead: () => boolean } {
+  let read = false;
+  const stream = Readable.from(
+    (function* () {
+      read = true;
+      yield bytes;
+    })(),
+  );
+  return { stream, wasRead: () => read };
+}
+
+async function download(bucket: FileBucket, id: ObjectId, start?: number, end?: number) {
+  const range = start === undefined || end === undefined ? undefined : { start, end };
+  return buffer(openDownload(bucket, id, range));
+}
+
+async function counts(bucket: FileBucket, id?: ObjectId) {
+  return {
+    files: await bucket.files.countDocuments(id === undefined ? {} : { _id: id }),
+    chunks: await bucket.chunks.countDocuments(id === undefined ? {} : { files_id: id }),
+  };
+}
+
+before(async () => {
+  await client.connect();
+});
+
+after(async () => {
+  await db.dropDatabase();
+  const { databases } = await client.db().admin().listDatabases({ nameOnly: true });
+  assert.ok(!databases.some((d) => d.name === db.databaseName), 'test database left behind');
+  await client.close();
+});
+
+describe('GridFS helpers against the Mongo-wire server', () => {
+  it('stores a 5 MB stream and reads it back byte-identical', async (t) => {
+    const bucket = freshBucket(DEFAULT_CHUNK_SIZE);
+    const source = randomBytes(5 * MiB);
+
+    let started = performance.now();
+    const uploaded = await uploadFromStream(
+      bucket,
+      streamOf(source, [65_536, 300_001, 1, 123_457]),
+      {
+        filename: 'clip.mp4',
+        contentType: 'video/mp4',
+        metadata: { owner: 'alice@example.com' },
+        maxBytes: 6 * MiB,
+      },
+    );
+    const uploadMs = performance.now() - started;
+
+    assert.equal(uploaded.length, source.length);
+    assert.equal(uploaded.chunkSize, DEFAULT_CHUNK_SIZE);
+    assert.equal(uploaded.filename, 'clip.mp4');
+    assert.deepEqual(uploaded.metadata, { owner: 'alice@example.com', contentType: 'video/mp4' });
+    assert.deepEqual(await counts(bucket, uploaded.id), {
+      files: 1,
+      chunks: Math.ceil(source.length / DEFAULT_CHUNK_SIZE),
+    });
+    const file = await findFile(bucket, uploaded.id);
+    assert.equal(file?.length, source.length);
+    assert.equal(file.uploadDate.getTime(), uploaded.uploadDate.getTime());
+
+    started = performance.now();
+    const hash = createHash('sha256');
+    await pipeline(openDownload(bucket, uploaded.id), hash);
+    const downloadMs = performance.now() - started;
+    assert.equal(hash.digest('hex'), sha256(source));
+
+    t.diagnostic(`5 MB upload ${uploadMs.toFixed(0)} ms, download ${downloadMs.toFixed(0)} ms`);
+  });
+
+  it('creates the standard GridFS indexes, the chunks one unique', async () => {
+    const bucket = freshBucket();
+    await uploadFromStream(bucket, streamOf(randomBytes(10)), { filename: 'tiny' });
+
+    const fileIndexes = await bucket.files.indexes();
+    assert.ok(fileIndexes.some((i) => JSON.stringify(i.key) === '{"filename":1,"uploadDate":1}'));
+    const chunkIndexes = await bucket.chunks.indexes();
+    const chunksIndex = chunkIndexes.find((i) => JSON.stringify(i.key) === '{"files_id":1,"n":1}');
+    assert.equal(chunksIndex?.unique, true);
+  });
+
+  it('serves byte ranges byte-identical, across chunk boundaries and inside one chunk', async () => {
+    const bucket = freshBucket(DEFAULT_CHUNK_SIZE);
+    const source = randomBytes(3 * DEFAULT_CHUNK_SIZE + 1000);
+    const { id } = await uploadFromStream(bucket, streamOf(source, [100_000]), {
+      filename: 'ranges.bin',
+    });
+    const c = DEFAULT_CHUNK_SIZE;
+    const ranges: [string, number, number][] = [
+      ['first byte', 0, 1],
+      ['last byte', source.length - 1, source.length],
+      ['inside one chunk', c + 5, c + 500],
+      ['exactly the second chunk', c, 2 * c],
+      ['across one boundary', c - 10, c + 10],
+      ['across several chunks', 100, 3 * c + 5],
+      ['into the short last chunk', 2 * c + 7, source.length],
+      ['the whole file', 0, source.length],
+    ];
+    for (const [what, start, end] of ranges) {
+      const got = await download(bucket, id, start, end);
+      assert.equal(got.length, end - start, what);
+      assert.ok(got.equals(source.subarray(start, end)), what);
+    }
+
+    for (const header of ['bytes=-700', `bytes=${c - 1}-`, 'bytes=10-20']) {
+      const parsed = parseRangeHeader(header, source.length);
+      assert.equal(parsed.kind, 'range', header);
+      const got = await buffer(openDownload(bucket, id, parsed.range));
+      assert.ok(got.equals(source.subarray(parsed.range.start, parsed.range.end)), header);
+    }
+
+    assert.throws(() => openDownload(bucket, id, { start: 5, end: 5 }), RangeError);
+    await assert.rejects(download(bucket, id, 0, source.length + 1), /must not be more than/);
+  });
+
+  it('finds files sorted by upload date, and by filename or metadata', async () => {
+    const bucket = freshBucket();
+    for (const [filename, owner] of [
+      ['a.mp4', 'alice'],
+      ['b.mp4', 'bob'],
+      ['c.mp4', 'alice'],
+    ] as const) {
+      await uploadFromStream(bucket, streamOf(randomBytes(1500)), {
+        filename,
+        metadata: { owner },
+      });
+      await sleep(5); // distinct uploadDate milliseconds
+    }
+    const names = (files: { filename: string }[]) => files.map((f) => f.filename);
+
+    const newestFirst = await bucket.find({}, { sort: { uploadDate: -1 } }).toArray();
+    assert.deepEqual(names(newestFirst), ['c.mp4', 'b.mp4', 'a.mp4']);
+    const alices = await bucket
+      .find({ 'metadata.owner': 'alice' }, { sort: { uploadDate: -1 } })
+      .toArray();
+    assert.deepEqual(names(alices), ['c.mp4', 'a.mp4']);
+    const byName = await bucket.find({ filename: 'b.mp4' }).toArray();
+    assert.deepEqual(names(byName), ['b.mp4']);
+    const lastTwoByName = await bucket.find({}, { sort: { filename: -1 }, limit: 2 }).toArray();
+    assert.deepEqual(names(lastTwoByName), ['c.mp4', 'b.mp4']);
+  });
+
+  it('removes what it wrote when the source fails midway, and rethrows', async () => {
+    const bucket = freshBucket();
+    const failure = new Error('camera unplugged');
+    const source = Readable.from(
+      (function* () {
+        yield randomBytes(2500);
+        yield randomBytes(2500);
+        throw failure;
+      })(),
+    );
+
+    await assert.rejects(uploadFromStream(bucket, source, { filename: 'broken.mp4' }), failure);
+    assert.deepEqual(await counts(bucket), { files: 0, chunks: 0 });
+  });
+
+  it('fails with FILE_TOO_LARGE past maxBytes and keeps nothing', async () => {
+    const bucket = freshBucket();
+    const tooLarge = uploadFromStream(bucket, streamOf(randomBytes(6000), [2000]), {
+      filename: 'big.mp4',
+      maxBytes: 5000,
+    });
+    await assert.rejects(tooLarge, (error: unknown) => {
+      assert.ok(error instanceof FileTooLargeError);
+      assert.equal(error.name, 'FileTooLargeError');
+      assert.equal(error.code, 'FILE_TOO_LARGE');
+      assert.equal(error.status, 413);
+      assert.equal(error.retryable, false);
+      return true;
+    });
+    assert.deepEqual(await counts(bucket), { files: 0, chunks: 0 });
+
+    const exact = await uploadFromStream(bucket, streamOf(randomBytes(5000), [2000]), {
+      filename: 'limit.mp4',
+      maxBytes: 5000,
+    });
+    assert.equal(exact.length, 5000);
+  });
+
+  it('deletes a file with its chunks, and deleting a missing file is harmless', async () => {
+    const bucket = freshBucket();
+    const { id } = await uploadFromStream(bucket, streamOf(randomBytes(3000)), {
+      filename: 'gone.mp4',
+    });
+
+    assert.equal(await deleteFile(bucket, id), true);
+    assert.deepEqual(await counts(bucket, id), { files: 0, chunks: 0 });
+    assert.equal(await findFile(bucket, id), undefined);
+    assert.equal(await deleteFile(bucket, id), false);
+    assert.equal(await deleteFile(bucket, new ObjectId()), false);
+  });
+
+  it('refuses a deterministic id that a file has, without reading the source or touching the file', async () => {
+    const bucket = freshBucket();
+    const id = new ObjectId();
+    const original = randomBytes(3000);
+    await uploadFromStream(bucket, streamOf(original), { filename: 'song.mp3', id });
+
+    const retry = watchedSource(randomBytes(4000));
+    await assert.rejects(
+      uploadFromStream(bucket, retry.stream, { filename: 'song.mp3', id }),
+      (error: unknown) => {
+        assert.ok(error instanceof FileExistsError);
+        assert.equal(error.code, 'FILE_EXISTS');
+        assert.equal(error.retryable, false);
+        assert.ok(error.fileId.equals(id));
+        return true;
+      },
+    );
+    assert.equal(retry.wasRead(), false);
+    assert.equal(retry.stream.destroyed, true);
+    assert.deepEqual(await counts(bucket, id), { files: 1, chunks: 3 });
+    assert.equal(sha256(await download(bucket, id)), sha256(original));
+  });
+
+  it('leaves the winner intact when a duplicate id collides on its first chunk', async () => {
+    const bucket = freshBucket();
+    const id = new ObjectId();
+    const gate = Promise.withResolvers<undefined>();
+    const lateStarted = Promise.withResolvers<undefined>();
+    const late = uploadFromStream(
+      bucket,
+      Readable.from(
+        (async function* () {
+          lateStarted.resolve(undefined); // the id check is behind it
+          await gate.promise;
+          yield randomBytes(4000);
+        })(),
+      ),
+      { filename: 'song.mp3', id },
+    );
+    await lateStarted.promise;
+
+    const winner = randomBytes(2500);
+    await uploadFromStream(bucket, streamOf(winner), { filename: 'song.mp3', id });
+    gate.resolve(undefined);
+
+    await assert.rejects(late, FileExistsError);
+    assert.deepEqual(await counts(bucket, id), { files: 1, chunks: 3 });
+    assert.equal(sha256(await download(bucket, id)), sha256(winner));
+  });
+
+  it('removes its own chunks when a duplicate id collides on the files document', async () => {
+    const bucket = freshBucket();
+    const id = new ObjectId();
+    const gate = Promise.withResolvers<undefined>();
+    const lateStarted = Promise.withResolvers<undefined>();
+    const late = uploadFromStream(
+      bucket,
+      Readable.from(
+        (async function* () {
+          lateStarted.resolve(undefined);
+          await gate.promise;
+          yield randomBytes(4000);
+        })(),
+      ),
+      { filename: 'song.mp3', id },
+    );
+    await lateStarted.promise;
+
+    // An empty winner has no chunks, so the late upload's chunks all go in and only its
+    // files document collides.
+    await uploadFromStream(bucket, streamOf(Buffer.alloc(0)), { filename: 'empty.mp3', id });
+    gate.resolve(undefined);
+
+    await assert.rejects(late, FileExistsError);
+    assert.deepEqual(await counts(bucket, id), { files: 1, chunks: 0 });
+    assert.equal((await findFile(bucket, id))?.filename, 'empty.mp3');
+  });
+
+  it('reports an upload in progress under the same id as retryable and leaves it alone', async () => {
+    const bucket = freshBucket();
+    const id = new ObjectId();
+    const first = randomBytes(2 * SMALL_CHUNK_SIZE);
+    const rest = randomBytes(500);
+    const gate = Promise.withResolvers<undefined>();
+    const inProgress = uploadFromStream(
+      bucket,
+      Readable.from(
+        (async function* () {
+          yield first;
+          await gate.promise;
+          yield rest;
+        })(),
+      ),
+      { filename: 'song.mp3', id },
+    );
+    await waitFor(async () => (await counts(bucket, id)).chunks === 2, { what: 'two chunks' });
+
+    const second = watchedSource(randomBytes(100));
+    await assert.rejects(
+      uploadFromStream(bucket, second.stream, { filename: 'song.mp3', id, staleAfterMs: 60_000 }),
+      (error: unknown) => {
+        assert.ok(error instanceof UploadInProgressError);
+        assert.equal(error.code, 'UPLOAD_IN_PROGRESS');
+        assert.equal(error.retryable, true);
+        return true;
+      },
+    );
+    assert.equal(second.wasRead(), false);
+    assert.equal(second.stream.destroyed, true);
+
+    gate.resolve(undefined);
+    const done = await inProgress;
+    assert.equal(done.length, first.length + rest.length);
+    assert.equal(sha256(await download(bucket, id)), sha256(Buffer.concat([first, rest])));
+  });
+
+  it('replaces chunks left by a crashed attempt once they are stale, and only then', async () => {
+    const bucket = freshBucket();
+    const id = new ObjectId();
+    const anHourAgo = Math.floor(Date.now() / 1000) - 3600;
+    await bucket.chunks.insertMany(
+      [0, 1, 2].map((n) => ({
+        _id: ObjectId.createFromTime(anHourAgo + n),
+        files_id: id,
+        n,
+        data: randomBytes(SMALL_CHUNK_SIZE),
+      })),
+    );
+
+    await assert.rejects(
+      uploadFromStream(bucket, streamOf(randomBytes(100)), { filename: 'song.mp3', id }),
+      UploadInProgressError,
+    );
+    assert.deepEqual(await counts(bucket, id), { files: 0, chunks: 3 });
+
+    const fresh = randomBytes(1500);
+    await uploadFromStream(bucket, streamOf(fresh), {
+      filename: 'song.mp3',
+      id,
+      staleAfterMs: 10 * 60_000,
+    });
+    assert.deepEqual(await counts(bucket, id), { files: 1, chunks: 2 });
+    assert.equal(sha256(await download(bucket, id)), sha256(fresh));
+  });
+
+  it('finds a file by an id from parseObjectId and rejects garbage ids', async () => {
+    const bucket = freshBucket();
+    const { id } = await uploadFromStream(bucket, streamOf(randomBytes(10)), { filename: 'x' });
+
+    const parsed = parseObjectId(id.toHexString());
+    assert.ok(parsed !== undefined);
+    assert.equal((await findFile(bucket, parsed))?.filename, 'x');
+    for (const garbage of ['nope', 'aaaaaaaaaaaa', `${id.toHexString()}0`, { $gt: '' }]) {
+      assert.equal(parseObjectId(garbage), undefined);
+    }
+  });
+
+  it('closes the chunks cursor when a download is destroyed early', async () => {
+    const bucket = freshBucket();
+    // More chunks than one cursor batch (101 documents), so the cursor stays open.
+    const { id } = await uploadFromStream(bucket, streamOf(randomBytes(300 * SMALL_CHUNK_SIZE)), {
+      filename: 'long.mp4',
+    });
+    const killed: CommandStartedEvent[] = [];
+    const onCommand = (event: CommandStartedEvent) => {
+      if (event.commandName === 'killCursors') killed.push(event);
+    };
+    client.on('commandStarted', onCommand);
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-unused-vars -- stop after the first chunk
+      for await (const _ of openDownload(bucket, id)) break;
+      await waitFor(
+        () => killed.some((e) => e.command.killCursors === `${bucket.bucketName}.chunks`),
+        {
+          what: 'killCursors on the chunks collection',
+        },
+      );
+    } finally {
+      client.off('commandStarted', onCommand);
+    }
+  });
+});
