@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { AmqpConnection, Consumer, MessageContext } from '@mp3converter/amqp';
+import { startTcpProxy, testServers } from '@mp3converter/testkit';
 import {
   Inspector,
   connectForTest,
@@ -54,6 +56,54 @@ describe('connection recovery', { concurrency: true }, () => {
     await eventually(() => jobs.length === 2, 'job 2 after recovery');
     assert.deepEqual(jobs, [1, 2]);
     await eventually(async () => (await inspector.count(queue)) === 0, 'the ack');
+  });
+
+  it('rides out a broker that is unreachable for a while, like a restart', async () => {
+    // A proxy in front of the broker: cut() drops the connection and refuses
+    // reconnects until restore(), as a restarting broker does.
+    const broker = new URL(testServers.amqpUrl);
+    const proxy = await startTcpProxy(Number(broker.port || 5672), broker.hostname);
+    const viaProxy = new URL(broker);
+    viaProxy.port = String(proxy.port);
+    const queue = uniqueQueue(prefix);
+    const connection = await connectForTest(`${prefix}-outage`, {
+      url: viaProxy.toString(),
+      topology: [{ queue, retryDelaysMs: [100] }],
+    });
+    connections.push(connection);
+    try {
+      const jobs: number[] = [];
+      consumers.push(
+        await connection.consume(queue, jobSchema, ({ job }) => {
+          jobs.push(job);
+        }),
+      );
+      await connection.publish(queue, { job: 1 });
+      await eventually(() => jobs.length === 1, 'job 1 before the outage');
+
+      await proxy.cut();
+      await eventually(() => !connection.isConnected(), 'the connection to drop');
+      // Published by another client while this one cannot reach the broker.
+      inspector.channel.sendToQueue(queue, Buffer.from(JSON.stringify({ job: 2 })), {
+        persistent: true,
+        contentType: 'application/json',
+      });
+      await sleep(1_500); // several refused reconnect attempts
+      assert.equal(connection.isConnected(), false);
+
+      await proxy.restore();
+      await eventually(() => connection.isConnected(), 'the reconnect', 10_000);
+      await connection.publish(queue, { job: 3 });
+      // At least once: job 1 comes again if its ack was lost in the cut.
+      await eventually(
+        () => jobs.includes(2) && jobs.includes(3),
+        'jobs 2 and 3 after the outage',
+        10_000,
+      );
+      assert.deepEqual([...new Set(jobs)].sort(), [1, 2, 3], `handled ${JSON.stringify(jobs)}`);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('aborts the handler whose channel died and handles the redelivered message again', async () => {
