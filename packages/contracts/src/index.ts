@@ -21,8 +21,7 @@ export const objectIdSchema = z
   .regex(/^[0-9a-f]{24}$/, 'must be a 24-character lower-case hex ObjectId');
 
 // Control characters would end up in Content-Disposition headers and emails.
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+const CONTROL_CHARACTERS = /\p{Cc}/u;
 
 /** A file name as the user knows it; not a path, never trusted as one. */
 export const fileNameSchema = z

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
@@ -421,8 +422,9 @@ describe('GridFS helpers against the Mongo-wire server', () => {
     };
     client.on('commandStarted', onCommand);
     try {
-      // eslint-disable-next-line @typescript-eslint/no-unused-vars -- stop after the first chunk
-      for await (const _ of openDownload(bucket, id)) break;
+      const stream = openDownload(bucket, id);
+      await once(stream, 'data'); // read the first chunk, then walk away
+      stream.destroy();
       await waitFor(
         () => killed.some((e) => e.command.killCursors === `${bucket.bucketName}.chunks`),
         {
