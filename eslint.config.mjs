@@ -37,5 +37,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unnecessary-type-parameters': 'off',
     },
   },
+  // Benchmarks exist to print their numbers.
+  { files: ['benchmarks/**/*.ts'], rules: { 'no-console': 'off' } },
   { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
 );
