@@ -70,8 +70,6 @@ rabbitmqctl_local() {
   HOME="$RABBITMQ_HOME" RABBITMQ_NODENAME="$RABBITMQ_NODE" /usr/lib/rabbitmq/bin/rabbitmqctl "$@"
 }
 
-install_rabbitmq() { apt_install rabbitmq-server; }
-
 start_rabbitmq() {
   if pid_alive "$STATE_DIR/run/rabbitmq.pid"; then return 1; fi
   if port_open "$RABBITMQ_PORT"; then
@@ -125,8 +123,6 @@ mariadb_app_ping() {
   mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$MARIADB_PORT" \
     -u"$DEV_MYSQL_USER" -p"$DEV_MYSQL_PASSWORD" -e 'SELECT 1'
 }
-
-install_mariadb() { apt_install mariadb-server mariadb-client; }
 
 start_mariadb() {
   if pid_alive "$STATE_DIR/run/mariadb.pid"; then return 1; fi

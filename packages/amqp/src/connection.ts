@@ -1,4 +1,4 @@
-import type { Message } from 'amqplib';
+import type { ConfirmChannel } from 'amqplib';
 import {
   AmqpConnectionManagerClass,
   type AmqpConnectionManager,
@@ -61,9 +61,10 @@ export class AmqpConnection {
   readonly #options: Required<Omit<ConnectOptions, 'topology' | 'logger'>>;
   readonly #topology: readonly QueueTopology[];
   readonly #consumers = new Set<Consumer>();
-  readonly #returned = new Set<string>();
   readonly #channelWatch: ChannelWatch;
   #publisherChannel: ChannelWrapper | undefined;
+  /** The raw channel under the publisher wrapper now; replaced on every reconnect. */
+  #publisherRaw: ConfirmChannel | undefined;
   #publisher: Publisher | undefined;
   #closed = false;
   #reconnectPending = false;
@@ -118,17 +119,14 @@ export class AmqpConnection {
     // Runs on the first channel and again on every new channel after a reconnect.
     const { setup, firstOutcome } = observeFirstRun(async (raw) => {
       watchChannel(raw, this.#channelWatch);
-      raw.on('return', (message: Message) => {
-        const id: unknown = message.properties.messageId;
-        if (typeof id === 'string') this.#returned.add(id);
-      });
+      this.#publisherRaw = raw;
       for (const topology of this.#topology) await declareTopology(raw, topology);
     });
     const channel = this.#createChannel('publisher', setup);
     this.#publisherChannel = channel;
     this.#publisher = new Publisher(
       channel,
-      { closed: () => this.#closed, returned: this.#returned },
+      { closed: () => this.#closed, channel: () => this.#publisherRaw },
       this.#options.publishTimeoutMs,
     );
     try {

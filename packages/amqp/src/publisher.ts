@@ -5,7 +5,8 @@ import {
   newCorrelationId,
   sanitizeCorrelationId,
 } from '@mp3converter/logging';
-import { errorText } from './confirm-channel.ts';
+import type { ConfirmChannel } from 'amqplib';
+import { errorText, takeReturned } from './confirm-channel.ts';
 import { PublishFailedError, PublishTimeoutError, UnroutableMessageError } from './errors.ts';
 import { HEADERS, type Headers } from './headers.ts';
 
@@ -26,8 +27,11 @@ export interface PublishResult {
 
 export interface PublisherState {
   closed(): boolean;
-  /** Message ids the broker returned as unroutable, filled by the channel's `return` listener. */
-  readonly returned: Set<string>;
+  /**
+   * The raw channel the wrapper publishes on now. A message unconfirmed at a
+   * reconnect is sent again on the new one, so that is where its return lands.
+   */
+  channel(): ConfirmChannel | undefined;
 }
 
 /**
@@ -77,7 +81,10 @@ export class Publisher {
       }
       throw new PublishFailedError(queue, errorText(error), { cause: error });
     }
-    if (this.#state.returned.delete(messageId)) throw new UnroutableMessageError(queue);
+    const channel = this.#state.channel();
+    if (channel !== undefined && takeReturned(channel, messageId)) {
+      throw new UnroutableMessageError(queue);
+    }
     return { messageId, correlationId };
   }
 }

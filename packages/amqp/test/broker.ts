@@ -2,21 +2,9 @@
  * AMQP test helpers specific to this package; the broker helpers shared with
  * other packages live in @mp3converter/testkit.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, type Logger } from '@mp3converter/logging';
 import { connectAmqp, type AmqpConnection, type ConnectOptions } from '@mp3converter/amqp';
-import { testLogLevel, testServers } from '@mp3converter/testkit';
-
-export {
-  Inspector,
-  deleteQueues,
-  dropConnections,
-  getQueue,
-  headersOf,
-  queueNames,
-  runPrefix,
-  type QueueInfo,
-} from '@mp3converter/testkit';
+import { testLogLevel, testServers, waitFor } from '@mp3converter/testkit';
 
 export const BROKER_URL = testServers.amqpUrl;
 
@@ -47,17 +35,13 @@ export function connectForTest(
   });
 }
 
-/** Polls `check` until it returns true. */
+/** Polls `check` until it returns true (testkit's waitFor, with a shorter interval). */
 export async function eventually(
   check: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 5_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+  await waitFor(check, { what, timeoutMs, intervalMs: 20 });
 }
 
 /** A promise with its resolve function, for handlers that wait on the test. */

@@ -16,17 +16,8 @@ import {
   type Consumer,
   type MessageContext,
 } from '@mp3converter/amqp';
-import {
-  Inspector,
-  connectForTest,
-  deleteQueues,
-  eventually,
-  headersOf,
-  gate,
-  queueNames,
-  runPrefix,
-  uniqueQueue,
-} from './broker.ts';
+import { Inspector, deleteQueues, headersOf, queueNames, runPrefix } from '@mp3converter/testkit';
+import { connectForTest, eventually, gate, uniqueQueue } from './broker.ts';
 
 const prefix = runPrefix('consumer');
 const jobSchema = z.object({ job: z.number().int() });

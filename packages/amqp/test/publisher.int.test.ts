@@ -10,15 +10,13 @@ import {
 } from '@mp3converter/amqp';
 import {
   Inspector,
-  connectForTest,
   deleteQueues,
   dropConnections,
-  eventually,
   headersOf,
   queueNames,
   runPrefix,
-  uniqueQueue,
-} from './broker.ts';
+} from '@mp3converter/testkit';
+import { connectForTest, eventually, uniqueQueue } from './broker.ts';
 
 const prefix = runPrefix('publisher');
 

@@ -3,17 +3,16 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { AmqpConnection, Consumer, MessageContext } from '@mp3converter/amqp';
-import { startTcpProxy, testServers } from '@mp3converter/testkit';
 import {
-  Inspector,
-  connectForTest,
   deleteQueues,
   dropConnections,
-  eventually,
+  Inspector,
   queueNames,
   runPrefix,
-  uniqueQueue,
-} from './broker.ts';
+  startTcpProxy,
+  testServers,
+} from '@mp3converter/testkit';
+import { connectForTest, eventually, uniqueQueue } from './broker.ts';
 
 const prefix = runPrefix('recovery');
 const jobSchema = z.object({ job: z.number().int() });

@@ -9,16 +9,8 @@ import {
   retryQueueName,
   type AmqpConnection,
 } from '@mp3converter/amqp';
-import {
-  Inspector,
-  connectForTest,
-  deleteQueues,
-  eventually,
-  getQueue,
-  queueNames,
-  runPrefix,
-  uniqueQueue,
-} from './broker.ts';
+import { Inspector, deleteQueues, getQueue, queueNames, runPrefix } from '@mp3converter/testkit';
+import { connectForTest, eventually, uniqueQueue } from './broker.ts';
 
 const prefix = runPrefix('topology');
 

@@ -80,6 +80,36 @@ async function counts(bucket: FileBucket, id?: ObjectId) {
   };
 }
 
+/**
+ * Starts an upload of 4000 bytes under `id` that has passed its id check but
+ * writes nothing until release(): the late side of a duplicate-id race.
+ */
+async function startLateUpload(
+  bucket: FileBucket,
+  id: ObjectId,
+): Promise<{ result: Promise<unknown>; release: () => void }> {
+  const gate = Promise.withResolvers<undefined>();
+  const started = Promise.withResolvers<undefined>();
+  const result = uploadFromStream(
+    bucket,
+    Readable.from(
+      (async function* () {
+        started.resolve(undefined); // the id check is behind it
+        await gate.promise;
+        yield randomBytes(4000);
+      })(),
+    ),
+    { filename: 'song.mp3', id },
+  );
+  await started.promise;
+  return {
+    result,
+    release: () => {
+      gate.resolve(undefined);
+    },
+  };
+}
+
 before(async () => {
   await client.connect();
 });
@@ -279,26 +309,13 @@ describe('GridFS helpers against the Mongo-wire server', () => {
   it('leaves the winner intact when a duplicate id collides on its first chunk', async () => {
     const bucket = freshBucket();
     const id = new ObjectId();
-    const gate = Promise.withResolvers<undefined>();
-    const lateStarted = Promise.withResolvers<undefined>();
-    const late = uploadFromStream(
-      bucket,
-      Readable.from(
-        (async function* () {
-          lateStarted.resolve(undefined); // the id check is behind it
-          await gate.promise;
-          yield randomBytes(4000);
-        })(),
-      ),
-      { filename: 'song.mp3', id },
-    );
-    await lateStarted.promise;
+    const late = await startLateUpload(bucket, id);
 
     const winner = randomBytes(2500);
     await uploadFromStream(bucket, streamOf(winner), { filename: 'song.mp3', id });
-    gate.resolve(undefined);
+    late.release();
 
-    await assert.rejects(late, FileExistsError);
+    await assert.rejects(late.result, FileExistsError);
     assert.deepEqual(await counts(bucket, id), { files: 1, chunks: 3 });
     assert.equal(sha256(await download(bucket, id)), sha256(winner));
   });
@@ -306,27 +323,14 @@ describe('GridFS helpers against the Mongo-wire server', () => {
   it('removes its own chunks when a duplicate id collides on the files document', async () => {
     const bucket = freshBucket();
     const id = new ObjectId();
-    const gate = Promise.withResolvers<undefined>();
-    const lateStarted = Promise.withResolvers<undefined>();
-    const late = uploadFromStream(
-      bucket,
-      Readable.from(
-        (async function* () {
-          lateStarted.resolve(undefined);
-          await gate.promise;
-          yield randomBytes(4000);
-        })(),
-      ),
-      { filename: 'song.mp3', id },
-    );
-    await lateStarted.promise;
+    const late = await startLateUpload(bucket, id);
 
     // An empty winner has no chunks, so the late upload's chunks all go in and only its
     // files document collides.
     await uploadFromStream(bucket, streamOf(Buffer.alloc(0)), { filename: 'empty.mp3', id });
-    gate.resolve(undefined);
+    late.release();
 
-    await assert.rejects(late, FileExistsError);
+    await assert.rejects(late.result, FileExistsError);
     assert.deepEqual(await counts(bucket, id), { files: 1, chunks: 0 });
     assert.equal((await findFile(bucket, id))?.filename, 'empty.mp3');
   });

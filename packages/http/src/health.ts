@@ -16,18 +16,21 @@ export function healthRoutes(readiness: Record<string, ReadinessCheck>, timeoutM
   router.get('/readyz', async (_req, res) => {
     const results = await Promise.all(
       Object.entries(readiness).map(async ([name, check]) => {
+        let timer: NodeJS.Timeout | undefined;
         try {
           await Promise.race([
             check(),
-            new Promise((_, reject) =>
-              setTimeout(() => {
+            new Promise((_, reject) => {
+              timer = setTimeout(() => {
                 reject(new Error('timeout'));
-              }, timeoutMs).unref(),
-            ),
+              }, timeoutMs);
+            }),
           ]);
           return [name, 'ok'] as const;
         } catch {
           return [name, 'unavailable'] as const;
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import {
   AppError,
@@ -39,25 +40,8 @@ export function sendProblem(res: Response, problem: ProblemInput): void {
   res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
 }
 
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  409: 'Conflict',
-  413: 'Payload Too Large',
-  415: 'Unsupported Media Type',
-  422: 'Unprocessable Content',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
 function title(status: number): string {
-  return TITLES[status] ?? 'Error';
+  return STATUS_CODES[status] ?? 'Error';
 }
 
 /** Errors raised by Express's own body parsers carry `type` and `status`. */

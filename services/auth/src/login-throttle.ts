@@ -28,19 +28,18 @@ export class LoginThrottle {
       storeClient: pool.pool,
       storeType: 'pool',
       dbName: database,
+      tableName: 'login_failures',
       tableCreated: true, // created by migration 002
       duration: settings.windowSeconds,
       blockDuration: settings.windowSeconds,
     };
     this.byEmail = new RateLimiterMySQL({
       ...common,
-      tableName: 'login_failures_by_email',
       keyPrefix: 'email',
       points: settings.maxFailuresPerEmail,
     });
     this.byIp = new RateLimiterMySQL({
       ...common,
-      tableName: 'login_failures_by_ip',
       keyPrefix: 'ip',
       points: settings.maxFailuresPerIp,
     });

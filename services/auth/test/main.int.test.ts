@@ -16,16 +16,22 @@ function run(env: Record<string, string>) {
   });
 }
 
+/** Runs the service until it exits on its own; for start-up failures. */
+async function runToExit(env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  const child = run(env);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number];
+  return { code, stderr };
+}
+
 describe('auth process', () => {
   it('exits 1 naming every missing or bad variable when configuration is wrong', async () => {
-    const child = run({
+    const { code, stderr } = await runToExit({
       NODE_ENV: 'production',
       JWT_SECRET: 'too-short',
       MYSQL_PORT: 'not-a-port',
     });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const [code] = (await once(child, 'exit')) as [number];
     assert.equal(code, 1);
     for (const name of [
       'MYSQL_HOST is required',
@@ -42,16 +48,13 @@ describe('auth process', () => {
   });
 
   it('gives secrets no defaults outside development', async () => {
-    const child = run({
+    const { code, stderr } = await runToExit({
       NODE_ENV: 'production',
       MYSQL_HOST: 'h',
       MYSQL_USER: 'u',
       MYSQL_PASSWORD: 'p',
       MYSQL_DATABASE: 'd',
     });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const [code] = (await once(child, 'exit')) as [number];
     assert.equal(code, 1);
     assert.match(stderr, /JWT_SECRET is required/);
   });
