@@ -1,20 +1,13 @@
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
-import type { ChannelWrapper } from 'amqp-connection-manager';
+import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { z } from 'zod';
-import { DependencyUnavailableError } from '@mp3converter/errors';
 import { newCorrelationId, withCorrelationId, type Logger } from '@mp3converter/logging';
-import {
-  errorText,
-  isChannelOpen,
-  publishConfirmed,
-  watchChannel,
-  type ChannelWatch,
-} from './confirm-channel.ts';
+import { ManagedChannel } from './channel.ts';
 import {
   ChannelClosedError,
   ConsumerStoppedError,
+  HandlerTimeoutError,
   InvalidMessageError,
-  TopologyError,
 } from './errors.ts';
 import {
   HEADERS,
@@ -25,14 +18,15 @@ import {
   type DeathReason,
   type Headers,
 } from './headers.ts';
+import type { Publisher } from './publisher.ts';
 import { decideFailure, describeError } from './retry-policy.ts';
-import { isBrokerRefusal, observeFirstRun, withTimeout, type ChannelSetup } from './setup.ts';
 import {
-  DEFAULT_RETRY_DELAYS_MS,
   deadQueueName,
   declareTopology,
   retryQueueName,
   validRetryDelays,
+  DEFAULT_RETRY_DELAYS_MS,
+  type QueueTopology,
 } from './topology.ts';
 
 export interface MessageContext {
@@ -44,7 +38,11 @@ export interface MessageContext {
   messageId: string | undefined;
   /** The broker delivered this message before without an ack: earlier work may be half done. */
   redelivered: boolean;
-  /** Aborted when the consumer stops without waiting for this handler any longer. */
+  /**
+   * Aborted when the handler runs past `handlerTimeoutMs`, when its channel closes, or when
+   * the consumer stops without waiting any longer. Stop work when it fires: the message has
+   * been retried or handed back, and a handler that carries on runs beside its next attempt.
+   */
   signal: AbortSignal;
   headers: Readonly<Headers>;
 }
@@ -55,10 +53,14 @@ export type MessageHandler<T> = (message: T, context: MessageContext) => Promise
 export interface ConsumeOptions {
   /** Messages handled at once; also the prefetch. Default 1. */
   concurrency?: number;
-  /** Delays of the retry queues, as declared in the topology. */
-  retryDelaysMs?: readonly number[];
   /** Attempts before a retryable failure is dead-lettered. Default: one per retry delay, plus one. */
   maxAttempts?: number;
+  /**
+   * How long one handler may run before it is aborted and the attempt retried. Default 10 min.
+   * Keep it below the broker's `consumer_timeout` (30 min by default): past that, RabbitMQ
+   * closes the channel and every message in flight on it goes back to the queue.
+   */
+  handlerTimeoutMs?: number;
   /** How long `cancel()` waits for running handlers by default. Default 30 s. */
   stopTimeoutMs?: number;
 }
@@ -83,9 +85,10 @@ export interface Consumer {
 
 /** What the consumer needs from its connection. */
 export interface ConsumerHost {
-  createChannel(name: string, setup: ChannelSetup): ChannelWrapper;
-  channelWatch: ChannelWatch;
+  manager: AmqpConnectionManager;
+  publisher: Publisher;
   publishTimeoutMs: number;
+  reopenDelayMs: number;
   logger: Logger;
   onStopped(consumer: Consumer): void;
 }
@@ -102,8 +105,6 @@ type Outcome =
   | { action: 'retry'; delayMs: number; nextAttempt: number; error: unknown }
   | { action: 'dead'; reason: DeathReason; code: string; message: string; error?: unknown };
 
-const RESUBSCRIBE_DELAY_MS = 1_000;
-
 function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!Number.isSafeInteger(value) || value < 1 || value > max) {
     throw new RangeError(`${name} must be an integer between 1 and ${max}, got ${value}`);
@@ -111,8 +112,14 @@ function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTE
   return value;
 }
 
+/**
+ * Consumes one queue on a channel of its own, so its prefetch and its failures stay its
+ * own. amqp-connection-manager re-subscribes it after reconnects and broker cancels; this
+ * class owns ack, retry and dead-lettering, so handlers only return or throw.
+ */
 export class QueueConsumer<T> implements Consumer {
   readonly queue: string;
+  readonly #topology: QueueTopology;
   readonly #schema: z.ZodType<T>;
   readonly #handler: MessageHandler<T>;
   readonly #host: ConsumerHost;
@@ -120,100 +127,89 @@ export class QueueConsumer<T> implements Consumer {
   readonly #concurrency: number;
   readonly #retryDelaysMs: readonly number[];
   readonly #maxAttempts: number;
+  readonly #handlerTimeoutMs: number;
   readonly #stopTimeoutMs: number;
   readonly #inFlight = new Set<Delivery>();
   readonly #idleWaiters = new Set<() => void>();
-  #wrapper: ChannelWrapper | undefined;
-  #subscription: { channel: ConfirmChannel; consumerTag: string } | undefined;
+  #channel: ManagedChannel | undefined;
+  #consumerTag: string | undefined;
   #stopping = false;
   #stopped: Promise<CancelResult> | undefined;
 
   constructor(
-    queue: string,
+    topology: QueueTopology,
     schema: z.ZodType<T>,
     handler: MessageHandler<T>,
     options: ConsumeOptions,
     host: ConsumerHost,
   ) {
-    this.queue = queue;
+    this.queue = topology.queue;
+    this.#topology = topology;
     this.#schema = schema;
     this.#handler = handler;
     this.#host = host;
-    this.#log = host.logger.child({ module: 'amqp-consumer', queue });
+    this.#log = host.logger.child({ module: 'amqp-consumer', queue: this.queue });
     this.#concurrency = positiveInteger('concurrency', options.concurrency ?? 1, 65_535);
-    this.#retryDelaysMs = validRetryDelays(options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS);
+    this.#retryDelaysMs = validRetryDelays(topology.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS);
     this.#maxAttempts = positiveInteger(
       'maxAttempts',
       options.maxAttempts ?? this.#retryDelaysMs.length + 1,
     );
+    this.#handlerTimeoutMs = positiveInteger(
+      'handlerTimeoutMs',
+      options.handlerTimeoutMs ?? 10 * 60_000,
+    );
     this.#stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
   }
 
-  /** Opens the consumer's own channel; resolves once it consumes, rejects if the first setup fails. */
+  /** Resolves once the consumer is subscribed; throws TopologyError or DependencyUnavailableError. */
   async start(timeoutMs: number): Promise<void> {
-    // Runs on the first channel and again on every new channel after a reconnect.
-    const { setup, firstOutcome } = observeFirstRun(async (channel) => {
-      channel.once('close', () => {
-        this.#abortDeliveriesOf(channel);
-      });
-      await this.#subscribe(channel);
-    });
-    const wrapper = this.#host.createChannel(`consumer:${this.queue}`, setup);
-    this.#wrapper = wrapper;
+    const channel = new ManagedChannel(
+      this.#host.manager,
+      {
+        setup: (raw) => declareTopology(raw, this.#topology),
+        opened: async (wrapper) => {
+          if (this.#stopping) return;
+          const { consumerTag } = await wrapper.consume(
+            this.queue,
+            (message) => {
+              this.#onMessage(message);
+            },
+            { noAck: false, prefetch: this.#concurrency },
+          );
+          this.#consumerTag = consumerTag;
+          this.#log.info({ consumerTag, prefetch: this.#concurrency }, 'consumer started');
+        },
+        closed: (raw) => {
+          // Their messages go back to the queue with the channel: the work would be done twice.
+          for (const delivery of this.#inFlight) {
+            if (delivery.channel === raw)
+              delivery.controller.abort(new ChannelClosedError(this.queue));
+          }
+        },
+      },
+      {
+        name: `consumer:${this.queue}`,
+        publishTimeoutMs: this.#host.publishTimeoutMs,
+        reopenDelayMs: this.#host.reopenDelayMs,
+        log: this.#log,
+      },
+    );
+    this.#channel = channel;
     try {
-      await withTimeout(firstOutcome, timeoutMs, `the consumer of ${this.queue} was not ready`);
+      await channel.ready(timeoutMs, this.queue);
     } catch (error) {
       this.#stopping = true;
-      await wrapper.close().catch(() => undefined);
-      if (!isBrokerRefusal(error)) {
-        throw new DependencyUnavailableError('rabbitmq', { cause: error });
-      }
-      throw new TopologyError(`consuming ${this.queue} failed: ${errorText(error)}`, this.queue, {
-        cause: error,
-      });
+      await channel.close();
+      throw error;
     }
   }
 
-  /** Their messages go back to the queue with the channel: the work would be done twice. */
-  #abortDeliveriesOf(channel: ConfirmChannel): void {
-    for (const delivery of this.#inFlight) {
-      if (delivery.channel === channel) {
-        delivery.controller.abort(new ChannelClosedError(this.queue));
-      }
-    }
-  }
-
-  async #subscribe(channel: ConfirmChannel): Promise<void> {
-    watchChannel(channel, this.#host.channelWatch);
-    await declareTopology(channel, { queue: this.queue, retryDelaysMs: this.#retryDelaysMs });
-    if (this.#stopping) return;
-    // Per consumer (global = false): the broker hands out at most this many unacked messages.
-    await channel.prefetch(this.#concurrency, false);
-    const { consumerTag } = await channel.consume(
-      this.queue,
-      (message) => {
-        this.#onMessage(channel, message);
-      },
-      { noAck: false },
-    );
-    this.#subscription = { channel, consumerTag };
-    this.#log.info({ consumerTag, prefetch: this.#concurrency }, 'consumer started');
-  }
-
-  #onMessage(channel: ConfirmChannel, message: ConsumeMessage | null): void {
-    if (message === null) {
-      // The broker cancelled us, e.g. the queue was deleted: declare it again and resubscribe.
-      this.#subscription = undefined;
-      if (this.#stopping) return;
-      this.#log.warn('consumer cancelled by the broker, subscribing again');
-      setTimeout(() => {
-        if (this.#stopping || !isChannelOpen(channel)) return;
-        this.#subscribe(channel).catch((error: unknown) => {
-          this.#log.error({ err: error }, 'resubscribing failed');
-        });
-      }, RESUBSCRIBE_DELAY_MS);
-      return;
-    }
+  #onMessage(message: ConsumeMessage): void {
+    // Set up before any consume on it, and only replaced after it closed: this is the
+    // channel the message came on, where it must be acked.
+    const channel = this.#channel?.current;
+    if (channel === undefined) return;
     if (this.#stopping) {
       // Arrived between basic.cancel and its reply: give it back untouched.
       this.#safely(channel, () => {
@@ -257,7 +253,7 @@ export class QueueConsumer<T> implements Consumer {
   }
 
   async #handle(delivery: Delivery, attempt: number, correlationId: string): Promise<Outcome> {
-    const { message } = delivery;
+    const { message, controller } = delivery;
     let body: unknown;
     try {
       body = JSON.parse(message.content.toString('utf8'));
@@ -276,21 +272,35 @@ export class QueueConsumer<T> implements Consumer {
       return invalid(new InvalidMessageError('MESSAGE_SCHEMA_INVALID', summary), 'schema-invalid');
     }
     const messageId: unknown = message.properties.messageId;
+    const timer = setTimeout(() => {
+      controller.abort(new HandlerTimeoutError(this.queue, this.#handlerTimeoutMs));
+    }, this.#handlerTimeoutMs);
     try {
-      await this.#handler(parsed.data, {
-        correlationId,
-        attempt,
-        maxAttempts: this.#maxAttempts,
-        messageId: typeof messageId === 'string' ? messageId : undefined,
-        redelivered: message.fields.redelivered,
-        signal: delivery.controller.signal,
-        headers: message.properties.headers ?? {},
-      });
+      const handled = Promise.resolve(
+        this.#handler(parsed.data, {
+          correlationId,
+          attempt,
+          maxAttempts: this.#maxAttempts,
+          messageId: typeof messageId === 'string' ? messageId : undefined,
+          redelivered: message.fields.redelivered,
+          signal: controller.signal,
+          headers: message.properties.headers ?? {},
+        }),
+      );
+      const aborted = rejectOnAbort(controller.signal);
+      // Whichever loses the race settles later, unobserved.
+      handled.catch(() => undefined);
+      aborted.catch(() => undefined);
+      // Settle when the signal fires even if the handler ignores it: a message left unacked
+      // past the broker's consumer_timeout would take its whole channel down.
+      await Promise.race([handled, aborted]);
       return { action: 'ack' };
     } catch (error) {
       const decision = decideFailure(error, attempt, this.#maxAttempts, this.#retryDelaysMs);
       if (decision.action === 'retry') return { ...decision, error };
       return { action: 'dead', reason: decision.reason, ...describeError(error), error };
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -302,17 +312,10 @@ export class QueueConsumer<T> implements Consumer {
     context: Record<string, unknown>,
   ): Promise<void> {
     const { channel, message } = delivery;
-    if (delivery.abandoned) {
+    if (delivery.abandoned || !this.#channel?.isOpen(channel)) {
       this.#log.warn(
         { ...context, outcome: outcome.action },
-        'handler finished after its consumer stopped; message was requeued',
-      );
-      return;
-    }
-    if (!isChannelOpen(channel)) {
-      this.#log.warn(
-        { ...context, outcome: outcome.action },
-        'channel closed before the message was settled; the broker will redeliver it',
+        'message not settled: its channel closed or its consumer stopped; the broker redelivers it',
       );
       return;
     }
@@ -345,27 +348,25 @@ export class QueueConsumer<T> implements Consumer {
             err: outcome.error,
             reason: outcome.reason,
             code: outcome.code,
-            error: outcome.message,
           };
-          if (outcome.reason === 'invalid-json' || outcome.reason === 'schema-invalid') {
-            this.#log.warn(fields, 'invalid message dead-lettered');
-          } else {
-            this.#log.error(fields, 'message dead-lettered');
-          }
+          const invalidMessage =
+            outcome.reason === 'invalid-json' || outcome.reason === 'schema-invalid';
+          this.#log[invalidMessage ? 'warn' : 'error'](fields, 'message dead-lettered');
           break;
         }
       }
       // Only now: the copy in the retry or dead queue is confirmed, so the ack loses nothing.
-      channel.ack(message);
-    } catch (error) {
-      // The copy was not confirmed. Rejecting sends the message to the dead queue through
-      // the work queue's dead-letter arguments: nothing is lost and nothing loops.
-      this.#log.error(
-        { ...context, err: error },
-        'settling the message failed, rejecting it to the dead queue',
-      );
       this.#safely(channel, () => {
-        channel.nack(message, false, false);
+        channel.ack(message);
+      });
+    } catch (error) {
+      // The copy was not confirmed. A retry goes back to the queue (the broker's delivery
+      // limit bounds that); a dead letter is rejected into the dead queue by the work
+      // queue's own dead-letter arguments. Nothing is lost and nothing loops.
+      const requeue = outcome.action === 'retry';
+      this.#log.error({ ...context, err: error, requeue }, 'settling the message failed');
+      this.#safely(channel, () => {
+        channel.nack(message, false, requeue);
       });
     }
   }
@@ -381,20 +382,15 @@ export class QueueConsumer<T> implements Consumer {
       correlationId,
       headers: { ...headers, [HEADERS.originalQueue]: this.queue },
     });
-    await publishConfirmed(
-      delivery.channel,
-      queue,
-      delivery.message.content,
-      properties,
-      this.#host.publishTimeoutMs,
-    );
+    await this.#host.publisher.send(queue, delivery.message.content, properties);
   }
 
   #safely(channel: ConfirmChannel, operation: () => void): void {
-    if (!isChannelOpen(channel)) return;
+    if (this.#channel?.isOpen(channel) === false) return;
     try {
       operation();
     } catch (error) {
+      // amqplib throws when the channel closed in the meantime; the broker redelivers.
       this.#log.warn({ err: error }, 'channel operation failed');
     }
   }
@@ -406,33 +402,28 @@ export class QueueConsumer<T> implements Consumer {
 
   async #stop(timeoutMs: number): Promise<CancelResult> {
     this.#stopping = true;
-    const subscription = this.#subscription;
-    this.#subscription = undefined;
-    if (subscription !== undefined && isChannelOpen(subscription.channel)) {
-      try {
-        await subscription.channel.cancel(subscription.consumerTag);
-      } catch (error) {
+    if (this.#consumerTag !== undefined) {
+      await this.#channel?.wrapper.cancel(this.#consumerTag).catch((error: unknown) => {
         this.#log.warn({ err: error }, 'basic.cancel failed');
-      }
+      });
     }
+    this.#log.info({ running: this.#inFlight.size }, 'consumer cancelled, draining');
     const drained = await this.#waitForIdle(timeoutMs);
     const abandoned = this.#inFlight.size;
+    for (const delivery of this.#inFlight) {
+      delivery.abandoned = true;
+      delivery.controller.abort(new ConsumerStoppedError(this.queue));
+      this.#safely(delivery.channel, () => {
+        delivery.channel.nack(delivery.message, false, true);
+      });
+    }
     if (!drained) {
-      for (const delivery of this.#inFlight) {
-        delivery.abandoned = true;
-        delivery.controller.abort(new ConsumerStoppedError(this.queue));
-        this.#safely(delivery.channel, () => {
-          delivery.channel.nack(delivery.message, false, true);
-        });
-      }
       this.#log.warn(
         { abandoned, timeoutMs },
         'handlers still running at stop; their messages were requeued',
       );
     }
-    await this.#wrapper?.close().catch((error: unknown) => {
-      this.#log.warn({ err: error }, 'closing the consumer channel failed');
-    });
+    await this.#channel?.close();
     this.#host.onStopped(this);
     this.#log.info({ drained, abandoned }, 'consumer stopped');
     return { drained, abandoned };
@@ -455,6 +446,18 @@ export class QueueConsumer<T> implements Consumer {
       this.#idleWaiters.add(wake);
     });
   }
+}
+
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    signal.addEventListener(
+      'abort',
+      () => {
+        reject(signal.reason as Error);
+      },
+      { once: true },
+    );
+  });
 }
 
 function invalid(error: InvalidMessageError, reason: DeathReason): Outcome {

@@ -58,6 +58,17 @@ export class ConsumerStoppedError extends TransientError {
   }
 }
 
+/**
+ * The handler ran past its consumer's `handlerTimeoutMs`: its signal is aborted with this
+ * and the attempt counts as a retryable failure.
+ */
+export class HandlerTimeoutError extends TransientError {
+  override name = 'HandlerTimeoutError';
+  constructor(queue: string, timeoutMs: number) {
+    super('AMQP_HANDLER_TIMEOUT', `the handler for ${queue} did not finish within ${timeoutMs} ms`);
+  }
+}
+
 /** The reason given to a handler's abort signal when the channel its message came on closed. */
 export class ChannelClosedError extends TransientError {
   override name = 'ChannelClosedError';

@@ -28,6 +28,7 @@ export { decideFailure, type FailureDecision } from './retry-policy.ts';
 export {
   ChannelClosedError,
   ConsumerStoppedError,
+  HandlerTimeoutError,
   InvalidMessageError,
   PublishFailedError,
   PublishTimeoutError,

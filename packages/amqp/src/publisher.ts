@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { ChannelWrapper } from 'amqp-connection-manager';
+import type { Options } from 'amqplib';
 import {
   currentCorrelationId,
   newCorrelationId,
   sanitizeCorrelationId,
 } from '@mp3converter/logging';
-import type { ConfirmChannel } from 'amqplib';
-import { errorText, takeReturned } from './confirm-channel.ts';
+import type { ManagedChannel } from './channel.ts';
 import { PublishFailedError, PublishTimeoutError, UnroutableMessageError } from './errors.ts';
 import { HEADERS, type Headers } from './headers.ts';
 
@@ -25,32 +24,25 @@ export interface PublishResult {
   correlationId: string;
 }
 
-export interface PublisherState {
-  closed(): boolean;
-  /**
-   * The raw channel the wrapper publishes on now. A message unconfirmed at a
-   * reconnect is sent again on the new one, so that is where its return lands.
-   */
-  channel(): ConfirmChannel | undefined;
-}
-
 /**
- * Publishes JSON messages as persistent and resolves only once the broker has
- * confirmed them into a queue. While disconnected, amqp-connection-manager holds
- * messages in memory and sends them after reconnecting; the timeout bounds that
- * wait, so a caller learns of an unreachable broker instead of hanging.
+ * The one way this package publishes: persistent, `mandatory`, and resolved only once the
+ * broker confirmed the message into a queue. While disconnected, amqp-connection-manager
+ * holds messages and sends them after reconnecting; its `publishTimeout` bounds that wait,
+ * so a caller learns of an unreachable broker instead of hanging.
  */
 export class Publisher {
-  readonly #channel: ChannelWrapper;
-  readonly #state: PublisherState;
+  readonly #channel: ManagedChannel;
   readonly #timeoutMs: number;
+  readonly #isClosed: () => boolean;
 
-  constructor(channel: ChannelWrapper, state: PublisherState, timeoutMs: number) {
+  /** `timeoutMs` must be the `publishTimeout` the channel was created with. */
+  constructor(channel: ManagedChannel, timeoutMs: number, isClosed: () => boolean) {
     this.#channel = channel;
-    this.#state = state;
     this.#timeoutMs = timeoutMs;
+    this.#isClosed = isClosed;
   }
 
+  /** Publishes `message` as JSON. */
   async publish(
     queue: string,
     message: unknown,
@@ -60,32 +52,47 @@ export class Publisher {
     const messageId = options.messageId ?? randomUUID();
     const json = JSON.stringify(message) as string | undefined;
     if (json === undefined) throw new TypeError('the message cannot be encoded as JSON');
-    if (this.#state.closed()) throw new PublishFailedError(queue, 'the connection is closed');
-    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
-    try {
-      await this.#channel.sendToQueue(queue, Buffer.from(json), {
-        persistent: true,
-        mandatory: true,
+    await this.send(
+      queue,
+      Buffer.from(json),
+      {
         contentType: 'application/json',
         contentEncoding: 'utf-8',
         messageId,
         timestamp: Math.floor(Date.now() / 1000),
         correlationId,
         headers: { ...options.headers, [HEADERS.correlationId]: correlationId },
-        timeout: timeoutMs,
+      },
+      options.timeoutMs,
+    );
+    return { messageId, correlationId };
+  }
+
+  /** Sends raw content with the given properties (a consumer's retry or dead-letter copy). */
+  async send(
+    queue: string,
+    content: Buffer,
+    properties: Options.Publish & { messageId: string },
+    timeoutMs?: number,
+  ): Promise<void> {
+    if (this.#isClosed()) throw new PublishFailedError(queue, 'the connection is closed');
+    try {
+      await this.#channel.wrapper.sendToQueue(queue, content, {
+        ...properties,
+        persistent: true,
+        mandatory: true,
+        ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
       });
     } catch (error) {
-      // amqp-connection-manager rejects with a bare Error('timeout') when no confirm came in time.
+      // amqp-connection-manager's only sign of its publishTimeout is a bare Error('timeout').
       if (error instanceof Error && error.message === 'timeout') {
-        throw new PublishTimeoutError(queue, timeoutMs, { cause: error });
+        throw new PublishTimeoutError(queue, timeoutMs ?? this.#timeoutMs, { cause: error });
       }
-      throw new PublishFailedError(queue, errorText(error), { cause: error });
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new PublishFailedError(queue, reason, { cause: error });
     }
-    const channel = this.#state.channel();
-    if (channel !== undefined && takeReturned(channel, messageId)) {
-      throw new UnroutableMessageError(queue);
-    }
-    return { messageId, correlationId };
+    // The broker sends basic.return before the confirm of an unroutable mandatory message.
+    if (this.#channel.takeReturned(properties.messageId)) throw new UnroutableMessageError(queue);
   }
 }
 

@@ -101,9 +101,13 @@ export function topologyDeclarations(topology: QueueTopology): QueueDeclaration[
           // Quorum: the broker counts redeliveries, see WORK_QUEUE_DELIVERY_LIMIT.
           'x-queue-type': 'quorum',
           'x-delivery-limit': WORK_QUEUE_DELIVERY_LIMIT,
-          // Safety net: anything rejected without requeue lands in the dead queue.
+          // Safety net: anything rejected without requeue, or past the delivery limit, lands
+          // in the dead queue. The broker's dead-lettering is at-most-once unless asked for
+          // at-least-once, which quorum queues allow only with overflow reject-publish.
           'x-dead-letter-exchange': '',
           'x-dead-letter-routing-key': deadQueueName(queue),
+          'x-dead-letter-strategy': 'at-least-once',
+          'x-overflow': 'reject-publish',
         },
       },
     },

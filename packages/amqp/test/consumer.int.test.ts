@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { PermanentError, TransientError } from '@mp3converter/errors';
-import { currentCorrelationId, withCorrelationId } from '@mp3converter/logging';
+import { createLogger, currentCorrelationId, withCorrelationId } from '@mp3converter/logging';
 import {
   videoMessageSchema,
   type VideoMessage,
@@ -12,15 +12,25 @@ import {
 import {
   HEADERS,
   deadQueueName,
+  retryQueueName,
   type AmqpConnection,
   type Consumer,
   type MessageContext,
+  HandlerTimeoutError,
 } from '@mp3converter/amqp';
-import { Inspector, deleteQueues, headersOf, queueNames, runPrefix } from '@mp3converter/testkit';
+import {
+  Inspector,
+  deleteQueues,
+  getQueue,
+  headersOf,
+  queueNames,
+  runPrefix,
+} from '@mp3converter/testkit';
 import { connectForTest, eventually, gate, uniqueQueue } from './broker.ts';
 
 const prefix = runPrefix('consumer');
 const jobSchema = z.object({ job: z.number().int() });
+const RETRY_DELAYS_MS = [100, 200];
 type Job = z.output<typeof jobSchema>;
 
 interface Seen {
@@ -47,6 +57,12 @@ describe('consume', () => {
     assert.deepEqual(await queueNames(prefix), [], 'the test leaves no queue behind');
   });
 
+  async function retryDepths(queue: string): Promise<number[]> {
+    return Promise.all(
+      RETRY_DELAYS_MS.map((delay) => inspector.count(retryQueueName(queue, delay))),
+    );
+  }
+
   /** Consumes a new queue with `handler`, recording what each call saw. */
   async function consumeNew(
     handler: (job: Job, context: MessageContext) => Promise<void> | void,
@@ -56,13 +72,13 @@ describe('consume', () => {
   ): Promise<{ queue: string; seen: Seen[]; consumer: Consumer }> {
     const seen: Seen[] = [];
     const consumer = await on.consume(
-      queue,
+      { queue, retryDelaysMs: RETRY_DELAYS_MS },
       jobSchema,
       async (job, context) => {
         seen.push({ job, context, loggedCorrelationId: currentCorrelationId() });
         await handler(job, context);
       },
-      { retryDelaysMs: [100, 200], ...options },
+      options,
     );
     consumers.push(consumer);
     return { queue, seen, consumer };
@@ -93,7 +109,7 @@ describe('consume', () => {
     const queue = uniqueQueue(prefix);
     const received: VideoMessage[] = [];
     consumers.push(
-      await connection.consume(queue, videoMessageSchema, (message) => {
+      await connection.consume({ queue }, videoMessageSchema, (message) => {
         received.push(message);
       }),
     );
@@ -175,8 +191,9 @@ describe('consume', () => {
       assert.deepEqual(call.job, { job: 4 });
     }
     assert.equal(seen[1]!.context.headers[HEADERS.errorCode], 'STORAGE_DOWN');
-    await sleep(100);
-    assert.equal(seen.length, 3, 'no attempt after the success');
+    // Once the success is acked no copy is left anywhere, so no fourth attempt can come.
+    await eventually(async () => (await inspector.count(queue)) === 0, 'the ack');
+    assert.deepEqual(await retryDepths(queue), [0, 0], 'nothing waits in the retry queues');
     assert.equal(await inspector.count(deadQueueName(queue)), 0);
   });
 
@@ -212,8 +229,9 @@ describe('consume', () => {
     assert.equal(headersOf(dead)[HEADERS.errorCode], 'UNEXPECTED_ERROR');
     assert.equal(headersOf(dead)[HEADERS.errorMessage], 'ffmpeg crashed');
     assert.equal(headersOf(dead)[HEADERS.attempt], 2);
-    await sleep(300);
-    assert.equal(seen.length, 2, 'no attempt after dead-lettering');
+    await eventually(async () => (await inspector.count(queue)) === 0, 'the ack');
+    assert.deepEqual(await retryDepths(queue), [0, 0], 'no retry scheduled after dead-lettering');
+    assert.equal(seen.length, 2);
   });
 
   it('with prefetch 1, a second consumer takes the next messages while the first is busy', async () => {
@@ -245,25 +263,51 @@ describe('consume', () => {
   });
 
   it('cancel() stops new deliveries and waits for the handler in progress', async () => {
-    const release = gate();
-    let finished = false;
-    const { queue, seen, consumer } = await consumeNew(async () => {
-      await release.promise;
-      await sleep(50);
-      finished = true;
+    const logged: string[] = [];
+    const logging = await connectForTest(`${prefix}-cancel`, {
+      logger: createLogger(
+        { service: 'amqp-test', level: 'info' },
+        {
+          write: (line: string) => logged.push(line),
+        },
+      ),
     });
-    await connection.publish(queue, { job: 12 });
-    await eventually(() => seen.length === 1, 'the handler to start');
-    const cancelled = consumer.cancel({ timeoutMs: 5_000 });
-    await sleep(100);
-    await connection.publish(queue, { job: 13 });
-    release.open();
-    const result = await cancelled;
-    assert.equal(finished, true, 'cancel() resolved only after the handler finished');
-    assert.deepEqual(result, { drained: true, abandoned: 0 });
-    await sleep(100);
-    assert.equal(seen.length, 1, 'no message was taken after cancel()');
-    assert.equal(await inspector.count(queue), 1, 'job 12 acked, job 13 left for another consumer');
+    try {
+      const release = gate();
+      let finished = false;
+      // Room for two: without the cancel, job 13 would be delivered while job 12 runs.
+      const { queue, seen, consumer } = await consumeNew(
+        async () => {
+          await release.promise;
+          await sleep(50);
+          finished = true;
+        },
+        { concurrency: 2 },
+        logging,
+      );
+      await connection.publish(queue, { job: 12 });
+      await eventually(() => seen.length === 1, 'the handler to start');
+      const cancelled = consumer.cancel({ timeoutMs: 5_000 });
+      await eventually(
+        () => logged.some((line) => line.includes('consumer cancelled, draining')),
+        'basic.cancel to be confirmed by the broker',
+      );
+      await connection.publish(queue, { job: 13 });
+      release.open();
+      const result = await cancelled;
+      assert.equal(finished, true, 'cancel() resolved only after the handler finished');
+      assert.deepEqual(result, { drained: true, abandoned: 0 });
+      assert.equal(seen.length, 1, 'no message was taken after cancel()');
+      const left = await inspector.take(queue);
+      assert.deepEqual(JSON.parse(left.content.toString()), { job: 13 });
+      assert.equal(
+        left.fields.redelivered,
+        false,
+        'job 13 was never delivered to the cancelled consumer',
+      );
+    } finally {
+      await logging.close();
+    }
   });
 
   it('cancel() gives up on a handler after its time limit: aborts it and requeues the message', async () => {
@@ -287,5 +331,41 @@ describe('consume', () => {
     assert.deepEqual(JSON.parse(requeued.content.toString()), { job: 14 });
     assert.equal(requeued.fields.redelivered, true);
     assert.equal(await inspector.count(deadQueueName(queue)), 0);
+  });
+  it('aborts a handler that runs past handlerTimeoutMs and retries the message', async () => {
+    const reasons: unknown[] = [];
+    const { queue, seen } = await consumeNew(
+      (_job, context) => {
+        if (context.attempt > 1) return Promise.resolve();
+        // The first attempt hangs until its signal fires, then never settles at all.
+        context.signal.addEventListener('abort', () => reasons.push(context.signal.reason));
+        return new Promise<void>(() => undefined);
+      },
+      { handlerTimeoutMs: 200 },
+    );
+    await connection.publish(queue, { job: 15 });
+    await eventually(() => seen.length === 2, 'the retry after the timeout');
+    assert.equal(reasons.length, 1);
+    assert.ok(reasons[0] instanceof HandlerTimeoutError);
+    assert.equal(seen[1]!.context.attempt, 2);
+    assert.equal(seen[1]!.context.headers[HEADERS.errorCode], 'AMQP_HANDLER_TIMEOUT');
+    await eventually(async () => (await inspector.count(queue)) === 0, 'the ack of attempt 2');
+    assert.equal(await inspector.count(deadQueueName(queue)), 0);
+  });
+
+  it('refuses to consume a queue with other retry delays than the connection declared', async () => {
+    const queue = uniqueQueue(prefix);
+    const declared = await connectForTest(`${prefix}-declared`, {
+      topology: [{ queue, retryDelaysMs: [100] }],
+    });
+    try {
+      await assert.rejects(
+        declared.consume({ queue, retryDelaysMs: [100, 200] }, jobSchema, () => undefined),
+        RangeError,
+      );
+      assert.equal(await getQueue(retryQueueName(queue, 200)), undefined, 'no second set');
+    } finally {
+      await declared.close();
+    }
   });
 });

@@ -44,6 +44,8 @@ describe('topologyDeclarations', () => {
       'x-delivery-limit': WORK_QUEUE_DELIVERY_LIMIT,
       'x-dead-letter-exchange': '',
       'x-dead-letter-routing-key': 'mp3.dead',
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
     });
     assert.deepEqual(byName.get('mp3.dead'), {});
   });

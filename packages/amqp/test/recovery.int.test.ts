@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { createLogger } from '@mp3converter/logging';
 import type { AmqpConnection, Consumer, MessageContext } from '@mp3converter/amqp';
 import {
   deleteQueues,
   dropConnections,
+  getQueue,
   Inspector,
   queueNames,
   runPrefix,
@@ -43,7 +44,7 @@ describe('connection recovery', { concurrency: true }, () => {
     connections.push(connection);
     const jobs: number[] = [];
     consumers.push(
-      await connection.consume(queue, jobSchema, ({ job }) => {
+      await connection.consume({ queue, retryDelaysMs: [100] }, jobSchema, ({ job }) => {
         jobs.push(job);
       }),
     );
@@ -65,15 +66,24 @@ describe('connection recovery', { concurrency: true }, () => {
     const viaProxy = new URL(broker);
     viaProxy.port = String(proxy.port);
     const queue = uniqueQueue(prefix);
+    const logged: string[] = [];
     const connection = await connectForTest(`${prefix}-outage`, {
       url: viaProxy.toString(),
       topology: [{ queue, retryDelaysMs: [100] }],
+      logger: createLogger(
+        { service: 'amqp-test', level: 'warn' },
+        {
+          write: (line: string) => logged.push(line),
+        },
+      ),
     });
+    const refusals = (): number =>
+      logged.filter((line) => line.includes('amqp connection attempt failed')).length;
     connections.push(connection);
     try {
       const jobs: number[] = [];
       consumers.push(
-        await connection.consume(queue, jobSchema, ({ job }) => {
+        await connection.consume({ queue, retryDelaysMs: [100] }, jobSchema, ({ job }) => {
           jobs.push(job);
         }),
       );
@@ -87,7 +97,8 @@ describe('connection recovery', { concurrency: true }, () => {
         persistent: true,
         contentType: 'application/json',
       });
-      await sleep(1_500); // several refused reconnect attempts
+      const before = refusals();
+      await eventually(() => refusals() >= before + 2, 'two refused reconnect attempts');
       assert.equal(connection.isConnected(), false);
 
       await proxy.restore();
@@ -126,7 +137,7 @@ describe('connection recovery', { concurrency: true }, () => {
         });
       });
     };
-    consumers.push(await connection.consume(queue, jobSchema, handler));
+    consumers.push(await connection.consume({ queue }, jobSchema, handler));
     await connection.publish(queue, { job: 4 });
     await eventually(() => calls.length === 1, 'the first delivery');
 
@@ -137,5 +148,51 @@ describe('connection recovery', { concurrency: true }, () => {
       { redelivered: true, attempt: 1 },
     ]);
     await eventually(async () => (await inspector.count(queue)) === 0, 'the ack');
+  });
+  it('reopens a channel the broker closed alone; other consumers and the publisher carry on', async () => {
+    const connection = await connectForTest(`${prefix}-alone`);
+    connections.push(connection);
+    const lost = uniqueQueue(prefix);
+    const busy = uniqueQueue(prefix);
+    const lostJobs: number[] = [];
+    consumers.push(
+      await connection.consume({ queue: lost }, jobSchema, ({ job }) => {
+        lostJobs.push(job);
+      }),
+    );
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const busyCalls: { job: number; signal: AbortSignal }[] = [];
+    consumers.push(
+      await connection.consume({ queue: busy }, jobSchema, async ({ job }, context) => {
+        busyCalls.push({ job, signal: context.signal });
+        await released;
+      }),
+    );
+    await connection.publish(busy, { job: 1 });
+    await eventually(() => busyCalls.length === 1, 'the busy handler to start');
+
+    // Deleting the queue cancels its consumer; re-subscribing to a missing queue makes the
+    // broker close that consumer's channel (404), and only that one.
+    await inspector.channel.deleteQueue(lost);
+    await connection.publish(busy, { job: 2 }); // the publisher is unaffected
+    await eventually(
+      async () => (await getQueue(lost)) !== undefined,
+      'the reopened channel to declare the queue again',
+    );
+    await connection.publish(lost, { job: 3 });
+    await eventually(() => lostJobs.includes(3), 'the reopened consumer to take job 3');
+
+    assert.equal(busyCalls[0]!.signal.aborted, false, 'the other consumer was not disturbed');
+    release();
+    await eventually(() => busyCalls.length === 2, 'job 2 after job 1');
+    await eventually(async () => (await inspector.count(busy)) === 0, 'both acks');
+    assert.deepEqual(
+      busyCalls.map((call) => call.job),
+      [1, 2],
+      'job 1 was handled once: its channel never closed',
+    );
   });
 });

@@ -46,6 +46,8 @@ describe('topology', () => {
       'x-delivery-limit': WORK_QUEUE_DELIVERY_LIMIT,
       'x-dead-letter-exchange': '',
       'x-dead-letter-routing-key': `${queue}.dead`,
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
     });
 
     const dead = await getQueue(deadQueueName(queue));
@@ -93,12 +95,12 @@ describe('topology', () => {
     connections.push(connection);
     const schema = z.object({ n: z.number() });
     await assert.rejects(
-      connection.consume(conflicting, schema, () => undefined),
+      connection.consume({ queue: conflicting }, schema, () => undefined),
       (error: unknown) => error instanceof TopologyError && error.queue === conflicting,
     );
     const queue = uniqueQueue(prefix);
     const seen: number[] = [];
-    await connection.consume(queue, schema, ({ n }) => {
+    await connection.consume({ queue }, schema, ({ n }) => {
       seen.push(n);
     });
     await connection.publish(queue, { n: 1 });
