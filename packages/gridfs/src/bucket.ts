@@ -1,3 +1,4 @@
+import { mongoError } from '@mp3converter/mongo';
 import {
   GridFSBucket,
   type Collection,
@@ -9,9 +10,9 @@ import {
 } from 'mongodb';
 
 /**
- * A driver GridFSBucket that also exposes its two collections. The driver keeps them
- * private, and the helpers here need them to check an id before writing and to delete
- * exactly the chunks an attempt wrote.
+ * A driver GridFSBucket that also exposes its two collections, which the driver keeps
+ * private. `deleteFile`, which also cleans up after a failed upload, needs them: the
+ * driver's own `delete` tells a missing file apart only by an error message.
  */
 export class FileBucket extends GridFSBucket {
   readonly bucketName: string;
@@ -29,7 +30,8 @@ export class FileBucket extends GridFSBucket {
 /**
  * Opens the bucket `<bucketName>.files` / `<bucketName>.chunks`. The driver creates the
  * standard indexes (files `{filename, uploadDate}`, unique chunks `{files_id, n}`) on the
- * first upload into an empty bucket; the duplicate-id handling relies on the unique one.
+ * first upload into an empty bucket. The functions below reject with
+ * DependencyUnavailableError when the server cannot be reached.
  */
 export function openBucket(
   db: Db,
@@ -42,18 +44,25 @@ export function openBucket(
 
 /** The files document, or undefined when no complete file has this id. */
 export async function findFile(bucket: FileBucket, id: ObjectId): Promise<GridFSFile | undefined> {
-  return (await bucket.files.findOne({ _id: id })) ?? undefined;
+  try {
+    return (await bucket.files.findOne({ _id: id })) ?? undefined;
+  } catch (error) {
+    throw mongoError(error);
+  }
 }
 
 /**
  * Deletes the file and its chunks; a missing file is not an error. Resolves true when a
  * files document was deleted. Like the driver's `bucket.delete`, it removes the files
  * document first, so readers stop finding the file before its chunks go, and it also
- * removes chunks that have no files document (which includes those of an upload of this
- * id still in progress).
+ * removes chunks that have no files document.
  */
 export async function deleteFile(bucket: FileBucket, id: ObjectId): Promise<boolean> {
-  const { deletedCount } = await bucket.files.deleteOne({ _id: id });
-  await bucket.chunks.deleteMany({ files_id: id });
-  return deletedCount > 0;
+  try {
+    const { deletedCount } = await bucket.files.deleteOne({ _id: id });
+    await bucket.chunks.deleteMany({ files_id: id });
+    return deletedCount > 0;
+  } catch (error) {
+    throw mongoError(error);
+  }
 }

@@ -7,7 +7,9 @@ import type { ByteRange } from './range.ts';
  * Streams the file, or only `range` (`end` exclusive, e.g. from `parseRangeHeader`). Pipe it
  * with `stream/promises.pipeline`. Problems found on reading (file missing: a driver error
  * with code 'ENOENT'; range past the end) arrive as stream errors, after any headers were
- * sent, so look the file up with `findFile` first and answer 404 or 416 from that.
+ * sent, so look the file up with `findFile` first and answer 404 or 416 from that. Server
+ * errors also arrive as they come from the driver; `mongoError` (@mp3converter/mongo) tells
+ * an outage from a bug.
  */
 export function openDownload(
   bucket: FileBucket,

@@ -1,11 +1,6 @@
 export { FileBucket, deleteFile, findFile, openBucket } from './bucket.ts';
 export { openDownload } from './download.ts';
-export {
-  FileExistsError,
-  FileTooLargeError,
-  UploadCleanupError,
-  UploadInProgressError,
-} from './errors.ts';
+export { FileTooLargeError } from './errors.ts';
 export { parseObjectId } from './object-id.ts';
 export {
   formatContentRange,

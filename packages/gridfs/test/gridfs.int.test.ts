@@ -7,12 +7,13 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 
-import { testServers, waitFor } from '@mp3converter/testkit';
+import { DependencyUnavailableError } from '@mp3converter/errors';
+import { connectMongo, isDuplicateKeyError, type MongoConnection } from '@mp3converter/mongo';
+import { startTcpProxy, testServers, waitFor, type TcpProxy } from '@mp3converter/testkit';
 import { MongoClient, ObjectId, type CommandStartedEvent, type Db } from 'mongodb';
 
 import {
   deleteFile,
-  FileExistsError,
   FileTooLargeError,
   findFile,
   openBucket,
@@ -20,7 +21,6 @@ import {
   parseObjectId,
   parseRangeHeader,
   uploadFromStream,
-  UploadInProgressError,
   type FileBucket,
 } from '../src/index.ts';
 
@@ -56,18 +56,6 @@ function streamOf(bytes: Buffer, pieceSizes: number[] = [4096]): Readable {
   );
 }
 
-/** A source that records whether anything read it. */
-function watchedSource(bytes: Buffer): { stream: Readable; wasRead: () => boolean } {
-  let read = false;
-  const stream = Readable.from(
-    (function* () {
-      read = true;
-      yield bytes;
-    })(),
-  );
-  return { stream, wasRead: () => read };
-}
-
 async function download(bucket: FileBucket, id: ObjectId, start?: number, end?: number) {
   const range = start === undefined || end === undefined ? undefined : { start, end };
   return buffer(openDownload(bucket, id, range));
@@ -77,36 +65,6 @@ async function counts(bucket: FileBucket, id?: ObjectId) {
   return {
     files: await bucket.files.countDocuments(id === undefined ? {} : { _id: id }),
     chunks: await bucket.chunks.countDocuments(id === undefined ? {} : { files_id: id }),
-  };
-}
-
-/**
- * Starts an upload of 4000 bytes under `id` that has passed its id check but
- * writes nothing until release(): the late side of a duplicate-id race.
- */
-async function startLateUpload(
-  bucket: FileBucket,
-  id: ObjectId,
-): Promise<{ result: Promise<unknown>; release: () => void }> {
-  const gate = Promise.withResolvers<undefined>();
-  const started = Promise.withResolvers<undefined>();
-  const result = uploadFromStream(
-    bucket,
-    Readable.from(
-      (async function* () {
-        started.resolve(undefined); // the id check is behind it
-        await gate.promise;
-        yield randomBytes(4000);
-      })(),
-    ),
-    { filename: 'song.mp3', id },
-  );
-  await started.promise;
-  return {
-    result,
-    release: () => {
-      gate.resolve(undefined);
-    },
   };
 }
 
@@ -235,16 +193,44 @@ describe('GridFS helpers against the Mongo-wire server', () => {
   it('removes what it wrote when the source fails midway, and rethrows', async () => {
     const bucket = freshBucket();
     const failure = new Error('camera unplugged');
+    const gate = Promise.withResolvers<undefined>();
     const source = Readable.from(
-      (function* () {
+      (async function* () {
         yield randomBytes(2500);
         yield randomBytes(2500);
+        await gate.promise;
         throw failure;
       })(),
     );
 
-    await assert.rejects(uploadFromStream(bucket, source, { filename: 'broken.mp4' }), failure);
+    const upload = uploadFromStream(bucket, source, { filename: 'broken.mp4' });
+    await waitFor(async () => (await counts(bucket)).chunks === 4, { what: 'four chunks' });
+    gate.resolve(undefined);
+    await assert.rejects(upload, failure);
     assert.deepEqual(await counts(bucket), { files: 0, chunks: 0 });
+  });
+
+  it('removes its chunks when its files document is refused, and leaves the other file whole', async () => {
+    const bucket = freshBucket();
+    // What a pipeline does to make a redelivered job harmless: one result per job.
+    await bucket.files.createIndex({ 'metadata.job_id': 1 }, { unique: true }, undefined);
+    const jobId = randomUUID();
+    const first = randomBytes(3000);
+    const stored = await uploadFromStream(bucket, streamOf(first), {
+      filename: 'song.mp3',
+      metadata: { job_id: jobId },
+    });
+
+    // Every chunk of the repeat goes in; only its files document collides.
+    await assert.rejects(
+      uploadFromStream(bucket, streamOf(randomBytes(4000)), {
+        filename: 'song.mp3',
+        metadata: { job_id: jobId },
+      }),
+      (error: unknown) => isDuplicateKeyError(error),
+    );
+    assert.deepEqual(await counts(bucket), { files: 1, chunks: 3 });
+    assert.equal(sha256(await download(bucket, stored.id)), sha256(first));
   });
 
   it('fails with FILE_TOO_LARGE past maxBytes and keeps nothing', async () => {
@@ -283,125 +269,6 @@ describe('GridFS helpers against the Mongo-wire server', () => {
     assert.equal(await deleteFile(bucket, new ObjectId()), false);
   });
 
-  it('refuses a deterministic id that a file has, without reading the source or touching the file', async () => {
-    const bucket = freshBucket();
-    const id = new ObjectId();
-    const original = randomBytes(3000);
-    await uploadFromStream(bucket, streamOf(original), { filename: 'song.mp3', id });
-
-    const retry = watchedSource(randomBytes(4000));
-    await assert.rejects(
-      uploadFromStream(bucket, retry.stream, { filename: 'song.mp3', id }),
-      (error: unknown) => {
-        assert.ok(error instanceof FileExistsError);
-        assert.equal(error.code, 'FILE_EXISTS');
-        assert.equal(error.retryable, false);
-        assert.ok(error.fileId.equals(id));
-        return true;
-      },
-    );
-    assert.equal(retry.wasRead(), false);
-    assert.equal(retry.stream.destroyed, true);
-    assert.deepEqual(await counts(bucket, id), { files: 1, chunks: 3 });
-    assert.equal(sha256(await download(bucket, id)), sha256(original));
-  });
-
-  it('leaves the winner intact when a duplicate id collides on its first chunk', async () => {
-    const bucket = freshBucket();
-    const id = new ObjectId();
-    const late = await startLateUpload(bucket, id);
-
-    const winner = randomBytes(2500);
-    await uploadFromStream(bucket, streamOf(winner), { filename: 'song.mp3', id });
-    late.release();
-
-    await assert.rejects(late.result, FileExistsError);
-    assert.deepEqual(await counts(bucket, id), { files: 1, chunks: 3 });
-    assert.equal(sha256(await download(bucket, id)), sha256(winner));
-  });
-
-  it('removes its own chunks when a duplicate id collides on the files document', async () => {
-    const bucket = freshBucket();
-    const id = new ObjectId();
-    const late = await startLateUpload(bucket, id);
-
-    // An empty winner has no chunks, so the late upload's chunks all go in and only its
-    // files document collides.
-    await uploadFromStream(bucket, streamOf(Buffer.alloc(0)), { filename: 'empty.mp3', id });
-    late.release();
-
-    await assert.rejects(late.result, FileExistsError);
-    assert.deepEqual(await counts(bucket, id), { files: 1, chunks: 0 });
-    assert.equal((await findFile(bucket, id))?.filename, 'empty.mp3');
-  });
-
-  it('reports an upload in progress under the same id as retryable and leaves it alone', async () => {
-    const bucket = freshBucket();
-    const id = new ObjectId();
-    const first = randomBytes(2 * SMALL_CHUNK_SIZE);
-    const rest = randomBytes(500);
-    const gate = Promise.withResolvers<undefined>();
-    const inProgress = uploadFromStream(
-      bucket,
-      Readable.from(
-        (async function* () {
-          yield first;
-          await gate.promise;
-          yield rest;
-        })(),
-      ),
-      { filename: 'song.mp3', id },
-    );
-    await waitFor(async () => (await counts(bucket, id)).chunks === 2, { what: 'two chunks' });
-
-    const second = watchedSource(randomBytes(100));
-    await assert.rejects(
-      uploadFromStream(bucket, second.stream, { filename: 'song.mp3', id, staleAfterMs: 60_000 }),
-      (error: unknown) => {
-        assert.ok(error instanceof UploadInProgressError);
-        assert.equal(error.code, 'UPLOAD_IN_PROGRESS');
-        assert.equal(error.retryable, true);
-        return true;
-      },
-    );
-    assert.equal(second.wasRead(), false);
-    assert.equal(second.stream.destroyed, true);
-
-    gate.resolve(undefined);
-    const done = await inProgress;
-    assert.equal(done.length, first.length + rest.length);
-    assert.equal(sha256(await download(bucket, id)), sha256(Buffer.concat([first, rest])));
-  });
-
-  it('replaces chunks left by a crashed attempt once they are stale, and only then', async () => {
-    const bucket = freshBucket();
-    const id = new ObjectId();
-    const anHourAgo = Math.floor(Date.now() / 1000) - 3600;
-    await bucket.chunks.insertMany(
-      [0, 1, 2].map((n) => ({
-        _id: ObjectId.createFromTime(anHourAgo + n),
-        files_id: id,
-        n,
-        data: randomBytes(SMALL_CHUNK_SIZE),
-      })),
-    );
-
-    await assert.rejects(
-      uploadFromStream(bucket, streamOf(randomBytes(100)), { filename: 'song.mp3', id }),
-      UploadInProgressError,
-    );
-    assert.deepEqual(await counts(bucket, id), { files: 0, chunks: 3 });
-
-    const fresh = randomBytes(1500);
-    await uploadFromStream(bucket, streamOf(fresh), {
-      filename: 'song.mp3',
-      id,
-      staleAfterMs: 10 * 60_000,
-    });
-    assert.deepEqual(await counts(bucket, id), { files: 1, chunks: 2 });
-    assert.equal(sha256(await download(bucket, id)), sha256(fresh));
-  });
-
   it('finds a file by an id from parseObjectId and rejects garbage ids', async () => {
     const bucket = freshBucket();
     const { id } = await uploadFromStream(bucket, streamOf(randomBytes(10)), { filename: 'x' });
@@ -438,5 +305,88 @@ describe('GridFS helpers against the Mongo-wire server', () => {
     } finally {
       client.off('commandStarted', onCommand);
     }
+  });
+});
+
+describe('GridFS helpers when the server goes away', () => {
+  let proxy: TcpProxy;
+  let mongo: MongoConnection;
+  /** The same buckets as `freshBucket`, but reached through the proxy. */
+  const viaProxy = (bucket: FileBucket) =>
+    openBucket(mongo.db(db.databaseName), bucket.bucketName, {
+      chunkSizeBytes: SMALL_CHUNK_SIZE,
+    });
+
+  before(async () => {
+    proxy = await startTcpProxy(Number(new URL(testServers.mongoUrl).port));
+    mongo = await connectMongo({
+      url: `mongodb://127.0.0.1:${proxy.port}/?directConnection=true`,
+      appName: 'gridfs-test',
+      serverSelectionTimeoutMs: 1_000,
+    });
+  });
+
+  after(async () => {
+    await mongo.close();
+    await proxy.close();
+  });
+
+  it('rejects an upload cut midway with DependencyUnavailableError, and the same client uploads after restore', async () => {
+    const bucket = freshBucket();
+    const remote = viaProxy(bucket);
+    const gate = Promise.withResolvers<undefined>();
+    const upload = uploadFromStream(
+      remote,
+      Readable.from(
+        (async function* () {
+          yield randomBytes(2 * SMALL_CHUNK_SIZE);
+          await gate.promise;
+          yield randomBytes(2 * SMALL_CHUNK_SIZE);
+        })(),
+      ),
+      { filename: 'cut.mp4' },
+    );
+    await waitFor(async () => (await counts(bucket)).chunks === 2, { what: 'two chunks' });
+
+    await proxy.cut();
+    try {
+      const started = performance.now();
+      gate.resolve(undefined);
+      await assert.rejects(upload, (error: unknown) => {
+        assert.ok(error instanceof DependencyUnavailableError, String(error));
+        assert.equal(error.dependency, 'mongodb');
+        assert.equal(error.status, 503);
+        return true;
+      });
+      assert.ok(performance.now() - started < 15_000, 'rejected within 15 s, not hanging');
+      assert.equal((await counts(bucket)).files, 0);
+    } finally {
+      await proxy.restore();
+    }
+
+    const again = randomBytes(3000);
+    const { id } = await uploadFromStream(remote, streamOf(again), { filename: 'again.mp4' });
+    assert.equal((await findFile(remote, id))?.length, again.length);
+    assert.equal(sha256(await download(remote, id)), sha256(again));
+  });
+
+  it('rejects findFile and deleteFile with DependencyUnavailableError while cut, and serves them after restore', async () => {
+    const bucket = freshBucket();
+    const remote = viaProxy(bucket);
+    const { id } = await uploadFromStream(bucket, streamOf(randomBytes(1500)), {
+      filename: 'kept.mp4',
+    });
+
+    await proxy.cut();
+    try {
+      await assert.rejects(findFile(remote, id), DependencyUnavailableError);
+      await assert.rejects(deleteFile(remote, id), DependencyUnavailableError);
+    } finally {
+      await proxy.restore();
+    }
+
+    assert.equal((await findFile(remote, id))?.filename, 'kept.mp4');
+    assert.equal(await deleteFile(remote, id), true);
+    assert.deepEqual(await counts(bucket, id), { files: 0, chunks: 0 });
   });
 });
