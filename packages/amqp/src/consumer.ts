@@ -1,31 +1,25 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { z } from 'zod';
 import { newCorrelationId, withCorrelationId, type Logger } from '@mp3converter/logging';
 import { ManagedChannel } from './channel.ts';
-import {
-  ChannelClosedError,
-  ConsumerStoppedError,
-  HandlerTimeoutError,
-  InvalidMessageError,
-} from './errors.ts';
+import { HandlerAbortedError, InvalidMessageError } from './errors.ts';
 import {
   HEADERS,
   attemptOf,
   correlationIdOf,
   republishProperties,
-  truncate,
   type DeathReason,
   type Headers,
 } from './headers.ts';
 import type { Publisher } from './publisher.ts';
 import { decideFailure, describeError } from './retry-policy.ts';
 import {
+  DEFAULT_RETRY_DELAYS_MS,
   deadQueueName,
   declareTopology,
   retryQueueName,
-  validRetryDelays,
-  DEFAULT_RETRY_DELAYS_MS,
   type QueueTopology,
 } from './topology.ts';
 
@@ -39,9 +33,9 @@ export interface MessageContext {
   /** The broker delivered this message before without an ack: earlier work may be half done. */
   redelivered: boolean;
   /**
-   * Aborted when the handler runs past `handlerTimeoutMs`, when its channel closes, or when
-   * the consumer stops without waiting any longer. Stop work when it fires: the message has
-   * been retried or handed back, and a handler that carries on runs beside its next attempt.
+   * Aborted (reason: HandlerAbortedError) when the handler runs past `handlerTimeoutMs`, its
+   * channel closes, or the consumer stops waiting. Stop work then: the message has been
+   * retried or handed back, and a handler that carries on runs beside its next attempt.
    */
   signal: AbortSignal;
   headers: Readonly<Headers>;
@@ -65,11 +59,6 @@ export interface ConsumeOptions {
   stopTimeoutMs?: number;
 }
 
-export interface CancelOptions {
-  /** How long to wait for running handlers; then they are aborted and their messages requeued. */
-  timeoutMs?: number;
-}
-
 export interface CancelResult {
   /** True if every running handler finished within the time limit. */
   drained: boolean;
@@ -79,8 +68,11 @@ export interface CancelResult {
 
 export interface Consumer {
   readonly queue: string;
-  /** Stops taking messages (basic.cancel), waits for running handlers, then closes the channel. */
-  cancel(options?: CancelOptions): Promise<CancelResult>;
+  /**
+   * Stops taking messages (basic.cancel), waits up to `timeoutMs` for running handlers,
+   * aborts and requeues those still running, then closes the channel.
+   */
+  cancel(options?: { timeoutMs?: number }): Promise<CancelResult>;
 }
 
 /** What the consumer needs from its connection. */
@@ -97,17 +89,19 @@ interface Delivery {
   channel: ConfirmChannel;
   message: ConsumeMessage;
   controller: AbortController;
+  /** Given back to the broker by cancel(): settling it now would do the work twice. */
   abandoned: boolean;
+  done: Promise<void>;
 }
 
 type Outcome =
   | { action: 'ack' }
   | { action: 'retry'; delayMs: number; nextAttempt: number; error: unknown }
-  | { action: 'dead'; reason: DeathReason; code: string; message: string; error?: unknown };
+  | { action: 'dead'; reason: DeathReason; error: unknown };
 
-function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new RangeError(`${name} must be an integer between 1 and ${max}, got ${value}`);
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
   }
   return value;
 }
@@ -130,7 +124,6 @@ export class QueueConsumer<T> implements Consumer {
   readonly #handlerTimeoutMs: number;
   readonly #stopTimeoutMs: number;
   readonly #inFlight = new Set<Delivery>();
-  readonly #idleWaiters = new Set<() => void>();
   #channel: ManagedChannel | undefined;
   #consumerTag: string | undefined;
   #stopping = false;
@@ -149,20 +142,16 @@ export class QueueConsumer<T> implements Consumer {
     this.#handler = handler;
     this.#host = host;
     this.#log = host.logger.child({ module: 'amqp-consumer', queue: this.queue });
-    this.#concurrency = positiveInteger('concurrency', options.concurrency ?? 1, 65_535);
-    this.#retryDelaysMs = validRetryDelays(topology.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS);
-    this.#maxAttempts = positiveInteger(
-      'maxAttempts',
-      options.maxAttempts ?? this.#retryDelaysMs.length + 1,
-    );
-    this.#handlerTimeoutMs = positiveInteger(
-      'handlerTimeoutMs',
-      options.handlerTimeoutMs ?? 10 * 60_000,
-    );
+    this.#concurrency = positiveInteger('concurrency', options.concurrency ?? 1);
+    this.#retryDelaysMs = topology.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    const attempts = options.maxAttempts ?? this.#retryDelaysMs.length + 1;
+    this.#maxAttempts = positiveInteger('maxAttempts', attempts);
+    const handlerTimeoutMs = options.handlerTimeoutMs ?? 10 * 60_000;
+    this.#handlerTimeoutMs = positiveInteger('handlerTimeoutMs', handlerTimeoutMs);
     this.#stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
   }
 
-  /** Resolves once the consumer is subscribed; throws TopologyError or DependencyUnavailableError. */
+  /** Resolves once subscribed; throws TopologyError or DependencyUnavailableError. */
   async start(timeoutMs: number): Promise<void> {
     const channel = new ManagedChannel(
       this.#host.manager,
@@ -170,21 +159,18 @@ export class QueueConsumer<T> implements Consumer {
         setup: (raw) => declareTopology(raw, this.#topology),
         opened: async (wrapper) => {
           if (this.#stopping) return;
-          const { consumerTag } = await wrapper.consume(
-            this.queue,
-            (message) => {
-              this.#onMessage(message);
-            },
-            { noAck: false, prefetch: this.#concurrency },
-          );
-          this.#consumerTag = consumerTag;
-          this.#log.info({ consumerTag, prefetch: this.#concurrency }, 'consumer started');
+          const options = { noAck: false, prefetch: this.#concurrency };
+          const onMessage = (message: ConsumeMessage): void => {
+            this.#onMessage(message);
+          };
+          this.#consumerTag = (await wrapper.consume(this.queue, onMessage, options)).consumerTag;
+          this.#log.info({ prefetch: this.#concurrency }, 'consumer started');
         },
         closed: (raw) => {
           // Their messages go back to the queue with the channel: the work would be done twice.
           for (const delivery of this.#inFlight) {
-            if (delivery.channel === raw)
-              delivery.controller.abort(new ChannelClosedError(this.queue));
+            if (delivery.channel !== raw) continue;
+            delivery.controller.abort(new HandlerAbortedError('AMQP_CHANNEL_CLOSED', this.queue));
           }
         },
       },
@@ -206,8 +192,8 @@ export class QueueConsumer<T> implements Consumer {
   }
 
   #onMessage(message: ConsumeMessage): void {
-    // Set up before any consume on it, and only replaced after it closed: this is the
-    // channel the message came on, where it must be acked.
+    // Set up before any consume on it, and replaced only after it closed: this is the
+    // channel the message came on, the only one its ack means anything to.
     const channel = this.#channel?.current;
     if (channel === undefined) return;
     if (this.#stopping) {
@@ -217,39 +203,82 @@ export class QueueConsumer<T> implements Consumer {
       });
       return;
     }
+    const controller = new AbortController();
+    const correlationId = correlationIdOf(message.properties) ?? newCorrelationId();
     const delivery: Delivery = {
       channel,
       message,
-      controller: new AbortController(),
+      controller,
       abandoned: false,
+      done: Promise.resolve(),
     };
     this.#inFlight.add(delivery);
-    void this.#process(delivery)
+    delivery.done = withCorrelationId(correlationId, () => this.#process(delivery, correlationId))
+      // #process handles its own failures; this is a bug guard, never a silent drop.
       .catch((error: unknown) => {
-        // #process handles its own failures; this is a bug guard, never a silent drop.
         this.#log.error({ err: error }, 'message processing failed unexpectedly');
       })
-      .finally(() => {
-        this.#inFlight.delete(delivery);
-        if (this.#inFlight.size === 0) for (const wake of this.#idleWaiters) wake();
-      });
+      .finally(() => this.#inFlight.delete(delivery));
   }
 
-  async #process(delivery: Delivery): Promise<void> {
+  async #process(delivery: Delivery, correlationId: string): Promise<void> {
     const { properties, fields } = delivery.message;
-    const correlationId = correlationIdOf(properties) ?? newCorrelationId();
-    await withCorrelationId(correlationId, async () => {
-      const attempt = attemptOf(properties.headers);
-      const started = performance.now();
-      const outcome = await this.#handle(delivery, attempt, correlationId);
-      const context = {
-        messageId: typeof properties.messageId === 'string' ? properties.messageId : undefined,
-        attempt,
-        redelivered: fields.redelivered,
-        durationMs: Math.round(performance.now() - started),
-      };
-      await this.#settle(delivery, outcome, attempt, correlationId, context);
-    });
+    const attempt = attemptOf(properties.headers);
+    const started = performance.now();
+    const outcome = await this.#handle(delivery, attempt, correlationId);
+    const context = {
+      messageId: typeof properties.messageId === 'string' ? properties.messageId : undefined,
+      attempt,
+      redelivered: fields.redelivered,
+      durationMs: Math.round(performance.now() - started),
+    };
+    const { channel, message } = delivery;
+    if (delivery.abandoned || !this.#channel?.isOpen(channel)) {
+      this.#log.warn({ ...context, outcome: outcome.action }, 'message left to the broker');
+      return;
+    }
+    try {
+      if (outcome.action !== 'ack') {
+        const { code, message: text } = describeError(outcome.error);
+        const dead = outcome.action === 'dead';
+        const headers: Headers = {
+          [HEADERS.attempt]: dead ? attempt : outcome.nextAttempt,
+          [HEADERS.errorCode]: code,
+          [HEADERS.errorMessage]: text,
+          [HEADERS.originalQueue]: this.queue,
+          ...(dead && {
+            [HEADERS.deathReason]: outcome.reason,
+            [HEADERS.deadLetteredAt]: new Date().toISOString(),
+          }),
+        };
+        const target = dead
+          ? deadQueueName(this.queue)
+          : retryQueueName(this.queue, outcome.delayMs);
+        const copy = republishProperties({
+          properties: message.properties,
+          correlationId,
+          headers,
+        });
+        await this.#host.publisher.send(target, message.content, copy);
+        const level = dead && !(outcome.error instanceof InvalidMessageError) ? 'error' : 'warn';
+        this.#log[level]({ ...context, err: outcome.error, target }, `message sent to ${target}`);
+      } else {
+        this.#log.info(context, 'message handled');
+      }
+      // Only now: the copy in the retry or dead queue is confirmed, so the ack loses nothing.
+      this.#safely(channel, () => {
+        channel.ack(message);
+      });
+    } catch (error) {
+      // The copy was not confirmed. A retry goes back to the queue (the delivery limit bounds
+      // that); a dead letter is rejected into the dead queue by the work queue's own
+      // dead-letter arguments. Nothing is lost and nothing loops.
+      const requeue = outcome.action === 'retry';
+      this.#log.error({ ...context, err: error, requeue }, 'settling the message failed');
+      this.#safely(channel, () => {
+        channel.nack(message, false, requeue);
+      });
+    }
   }
 
   async #handle(delivery: Delivery, attempt: number, correlationId: string): Promise<Outcome> {
@@ -259,23 +288,25 @@ export class QueueConsumer<T> implements Consumer {
       body = JSON.parse(message.content.toString('utf8'));
     } catch {
       // A fixed text: JSON.parse quotes the body, which may hold personal data.
-      return invalid(
-        new InvalidMessageError('MESSAGE_NOT_JSON', 'the message body is not valid JSON'),
-        'invalid-json',
+      const error = new InvalidMessageError(
+        'MESSAGE_NOT_JSON',
+        'the message body is not valid JSON',
       );
+      return { action: 'dead', reason: 'invalid-json', error };
     }
     const parsed = this.#schema.safeParse(body);
     if (!parsed.success) {
       const summary = parsed.error.issues
         .map((issue) => `${issue.path.map(String).join('.') || '(message)'}: ${issue.message}`)
         .join('; ');
-      return invalid(new InvalidMessageError('MESSAGE_SCHEMA_INVALID', summary), 'schema-invalid');
+      const error = new InvalidMessageError('MESSAGE_SCHEMA_INVALID', summary);
+      return { action: 'dead', reason: 'schema-invalid', error };
     }
-    const messageId: unknown = message.properties.messageId;
     const timer = setTimeout(() => {
-      controller.abort(new HandlerTimeoutError(this.queue, this.#handlerTimeoutMs));
+      controller.abort(new HandlerAbortedError('AMQP_HANDLER_TIMEOUT', this.queue));
     }, this.#handlerTimeoutMs);
     try {
+      const messageId: unknown = message.properties.messageId;
       const handled = Promise.resolve(
         this.#handler(parsed.data, {
           correlationId,
@@ -287,7 +318,11 @@ export class QueueConsumer<T> implements Consumer {
           headers: message.properties.headers ?? {},
         }),
       );
-      const aborted = rejectOnAbort(controller.signal);
+      const aborted = new Promise<never>((_resolve, reject) => {
+        controller.signal.addEventListener('abort', () => {
+          reject(controller.signal.reason as Error);
+        });
+      });
       // Whichever loses the race settles later, unobserved.
       handled.catch(() => undefined);
       aborted.catch(() => undefined);
@@ -297,92 +332,10 @@ export class QueueConsumer<T> implements Consumer {
       return { action: 'ack' };
     } catch (error) {
       const decision = decideFailure(error, attempt, this.#maxAttempts, this.#retryDelaysMs);
-      if (decision.action === 'retry') return { ...decision, error };
-      return { action: 'dead', reason: decision.reason, ...describeError(error), error };
+      return { ...decision, error };
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  async #settle(
-    delivery: Delivery,
-    outcome: Outcome,
-    attempt: number,
-    correlationId: string,
-    context: Record<string, unknown>,
-  ): Promise<void> {
-    const { channel, message } = delivery;
-    if (delivery.abandoned || !this.#channel?.isOpen(channel)) {
-      this.#log.warn(
-        { ...context, outcome: outcome.action },
-        'message not settled: its channel closed or its consumer stopped; the broker redelivers it',
-      );
-      return;
-    }
-    try {
-      switch (outcome.action) {
-        case 'ack':
-          this.#log.info(context, 'message handled');
-          break;
-        case 'retry': {
-          const target = retryQueueName(this.queue, outcome.delayMs);
-          await this.#republish(delivery, target, correlationId, {
-            [HEADERS.attempt]: outcome.nextAttempt,
-            ...errorHeaders(describeError(outcome.error)),
-          });
-          this.#log.warn(
-            { ...context, err: outcome.error, retryQueue: target, delayMs: outcome.delayMs },
-            'handler failed, retry scheduled',
-          );
-          break;
-        }
-        case 'dead': {
-          await this.#republish(delivery, deadQueueName(this.queue), correlationId, {
-            [HEADERS.attempt]: attempt,
-            [HEADERS.deathReason]: outcome.reason,
-            [HEADERS.deadLetteredAt]: new Date().toISOString(),
-            ...errorHeaders(outcome),
-          });
-          const fields = {
-            ...context,
-            err: outcome.error,
-            reason: outcome.reason,
-            code: outcome.code,
-          };
-          const invalidMessage =
-            outcome.reason === 'invalid-json' || outcome.reason === 'schema-invalid';
-          this.#log[invalidMessage ? 'warn' : 'error'](fields, 'message dead-lettered');
-          break;
-        }
-      }
-      // Only now: the copy in the retry or dead queue is confirmed, so the ack loses nothing.
-      this.#safely(channel, () => {
-        channel.ack(message);
-      });
-    } catch (error) {
-      // The copy was not confirmed. A retry goes back to the queue (the broker's delivery
-      // limit bounds that); a dead letter is rejected into the dead queue by the work
-      // queue's own dead-letter arguments. Nothing is lost and nothing loops.
-      const requeue = outcome.action === 'retry';
-      this.#log.error({ ...context, err: error, requeue }, 'settling the message failed');
-      this.#safely(channel, () => {
-        channel.nack(message, false, requeue);
-      });
-    }
-  }
-
-  async #republish(
-    delivery: Delivery,
-    queue: string,
-    correlationId: string,
-    headers: Headers,
-  ): Promise<void> {
-    const properties = republishProperties({
-      properties: delivery.message.properties,
-      correlationId,
-      headers: { ...headers, [HEADERS.originalQueue]: this.queue },
-    });
-    await this.#host.publisher.send(queue, delivery.message.content, properties);
   }
 
   #safely(channel: ConfirmChannel, operation: () => void): void {
@@ -395,7 +348,7 @@ export class QueueConsumer<T> implements Consumer {
     }
   }
 
-  cancel(options: CancelOptions = {}): Promise<CancelResult> {
+  cancel(options: { timeoutMs?: number } = {}): Promise<CancelResult> {
     this.#stopped ??= this.#stop(options.timeoutMs ?? this.#stopTimeoutMs);
     return this.#stopped;
   }
@@ -408,62 +361,23 @@ export class QueueConsumer<T> implements Consumer {
       });
     }
     this.#log.info({ running: this.#inFlight.size }, 'consumer cancelled, draining');
-    const drained = await this.#waitForIdle(timeoutMs);
+    const waiting = new AbortController();
+    const drained = await Promise.race([
+      Promise.all([...this.#inFlight].map((delivery) => delivery.done)).then(() => true),
+      sleep(timeoutMs, false, { signal: waiting.signal }).catch(() => false),
+    ]);
+    waiting.abort();
     const abandoned = this.#inFlight.size;
     for (const delivery of this.#inFlight) {
       delivery.abandoned = true;
-      delivery.controller.abort(new ConsumerStoppedError(this.queue));
+      delivery.controller.abort(new HandlerAbortedError('AMQP_CONSUMER_STOPPED', this.queue));
       this.#safely(delivery.channel, () => {
         delivery.channel.nack(delivery.message, false, true);
       });
-    }
-    if (!drained) {
-      this.#log.warn(
-        { abandoned, timeoutMs },
-        'handlers still running at stop; their messages were requeued',
-      );
     }
     await this.#channel?.close();
     this.#host.onStopped(this);
     this.#log.info({ drained, abandoned }, 'consumer stopped');
     return { drained, abandoned };
   }
-
-  #waitForIdle(timeoutMs: number): Promise<boolean> {
-    if (this.#inFlight.size === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (idle: boolean): void => {
-        clearTimeout(timer);
-        this.#idleWaiters.delete(wake);
-        resolve(idle);
-      };
-      const wake = (): void => {
-        done(true);
-      };
-      const timer = setTimeout(() => {
-        done(false);
-      }, timeoutMs);
-      this.#idleWaiters.add(wake);
-    });
-  }
-}
-
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise((_resolve, reject) => {
-    signal.addEventListener(
-      'abort',
-      () => {
-        reject(signal.reason as Error);
-      },
-      { once: true },
-    );
-  });
-}
-
-function invalid(error: InvalidMessageError, reason: DeathReason): Outcome {
-  return { action: 'dead', reason, code: error.code, message: truncate(error.message) };
-}
-
-function errorHeaders(error: { code: string; message: string }): Headers {
-  return { [HEADERS.errorCode]: error.code, [HEADERS.errorMessage]: error.message };
 }

@@ -50,33 +50,24 @@ export class InvalidMessageError extends PermanentError {
   override name = 'InvalidMessageError';
 }
 
-/** The reason given to a handler's abort signal when its consumer stops without waiting for it. */
-export class ConsumerStoppedError extends TransientError {
-  override name = 'ConsumerStoppedError';
-  constructor(queue: string) {
-    super('AMQP_CONSUMER_STOPPED', `the consumer of ${queue} stopped before the handler finished`);
-  }
-}
+export type AbortReason = 'AMQP_HANDLER_TIMEOUT' | 'AMQP_CHANNEL_CLOSED' | 'AMQP_CONSUMER_STOPPED';
+
+const ABORT_TEXT: Record<AbortReason, string> = {
+  AMQP_HANDLER_TIMEOUT: 'the handler ran past its time limit; the message is retried',
+  AMQP_CHANNEL_CLOSED: 'the channel closed; the broker redelivers the message',
+  AMQP_CONSUMER_STOPPED:
+    'the consumer stopped before the handler finished; the message is requeued',
+};
 
 /**
- * The handler ran past its consumer's `handlerTimeoutMs`: its signal is aborted with this
- * and the attempt counts as a retryable failure.
+ * The reason a handler's signal is aborted: it ran past `handlerTimeoutMs` (the attempt
+ * counts as a retryable failure), its channel closed, or its consumer stopped waiting.
  */
-export class HandlerTimeoutError extends TransientError {
-  override name = 'HandlerTimeoutError';
-  constructor(queue: string, timeoutMs: number) {
-    super('AMQP_HANDLER_TIMEOUT', `the handler for ${queue} did not finish within ${timeoutMs} ms`);
-  }
-}
-
-/** The reason given to a handler's abort signal when the channel its message came on closed. */
-export class ChannelClosedError extends TransientError {
-  override name = 'ChannelClosedError';
-  constructor(queue: string) {
-    super(
-      'AMQP_CHANNEL_CLOSED',
-      `the channel of the ${queue} consumer closed; the broker will redeliver the message`,
-    );
+export class HandlerAbortedError extends TransientError {
+  override name = 'HandlerAbortedError';
+  declare readonly code: AbortReason;
+  constructor(code: AbortReason, queue: string) {
+    super(code, `${queue}: ${ABORT_TEXT[code]}`);
   }
 }
 

@@ -6,7 +6,6 @@
 export { AmqpConnection, connectAmqp, describeBroker, type ConnectOptions } from './connection.ts';
 export type { PublishOptions, PublishResult } from './publisher.ts';
 export type {
-  CancelOptions,
   CancelResult,
   ConsumeOptions,
   Consumer,
@@ -26,9 +25,8 @@ export {
 export { HEADERS, type DeathReason } from './headers.ts';
 export { decideFailure, type FailureDecision } from './retry-policy.ts';
 export {
-  ChannelClosedError,
-  ConsumerStoppedError,
-  HandlerTimeoutError,
+  HandlerAbortedError,
+  type AbortReason,
   InvalidMessageError,
   PublishFailedError,
   PublishTimeoutError,

@@ -16,7 +16,7 @@ import {
   type AmqpConnection,
   type Consumer,
   type MessageContext,
-  HandlerTimeoutError,
+  HandlerAbortedError,
 } from '@mp3converter/amqp';
 import {
   Inspector,
@@ -346,7 +346,9 @@ describe('consume', () => {
     await connection.publish(queue, { job: 15 });
     await eventually(() => seen.length === 2, 'the retry after the timeout');
     assert.equal(reasons.length, 1);
-    assert.ok(reasons[0] instanceof HandlerTimeoutError);
+    assert.ok(
+      reasons[0] instanceof HandlerAbortedError && reasons[0].code === 'AMQP_HANDLER_TIMEOUT',
+    );
     assert.equal(seen[1]!.context.attempt, 2);
     assert.equal(seen[1]!.context.headers[HEADERS.errorCode], 'AMQP_HANDLER_TIMEOUT');
     await eventually(async () => (await inspector.count(queue)) === 0, 'the ack of attempt 2');
