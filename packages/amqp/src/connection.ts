@@ -83,21 +83,18 @@ export class AmqpConnection {
         clientProperties: { connection_name: options.connectionName },
       },
     });
-    this.#manager.on('connect', () => {
-      this.#log.info({ connectionName: options.connectionName }, 'amqp connected');
-    });
-    this.#manager.on('disconnect', ({ err }: { err?: Error }) => {
-      if (!this.#closed) this.#log.warn({ err }, 'amqp disconnected, reconnecting');
-    });
-    this.#manager.on('connectFailed', ({ err }: { err: Error }) => {
-      if (!this.#closed) this.#log.warn({ err }, 'amqp connection attempt failed');
-    });
-    this.#manager.on('blocked', ({ reason }: { reason: string }) => {
-      this.#log.warn({ reason }, 'amqp connection blocked by the broker');
-    });
-    this.#manager.on('unblocked', () => {
-      this.#log.info('amqp connection unblocked');
-    });
+    const events: [string, 'info' | 'warn', string][] = [
+      ['connect', 'info', 'amqp connected'],
+      ['disconnect', 'warn', 'amqp disconnected, reconnecting'],
+      ['connectFailed', 'warn', 'amqp connection attempt failed'],
+      ['blocked', 'warn', 'amqp connection blocked by the broker'],
+      ['unblocked', 'info', 'amqp connection unblocked'],
+    ];
+    for (const [event, level, text] of events) {
+      this.#manager.on(event, (details?: { err?: Error; reason?: string }) => {
+        if (!this.#closed) this.#log[level]({ err: details?.err, reason: details?.reason }, text);
+      });
+    }
     this.#channel = new ManagedChannel(
       this.#manager,
       {
