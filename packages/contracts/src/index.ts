@@ -13,6 +13,16 @@ import { z } from 'zod';
 export const VIDEO_QUEUE = 'video';
 export const MP3_QUEUE = 'mp3';
 
+/**
+ * The work queues with their retry delays (a `QueueTopology` of @mp3converter/amqp): the
+ * one place they are named. Every service passes these same objects to `connectAmqp` and
+ * `consume`, so all declare identical queues.
+ */
+export const QUEUE_TOPOLOGY = {
+  video: { queue: VIDEO_QUEUE, retryDelaysMs: [5_000, 30_000, 120_000] },
+  mp3: { queue: MP3_QUEUE, retryDelaysMs: [5_000, 30_000, 120_000] },
+} as const;
+
 export const SCHEMA_VERSION = 1;
 
 /** MongoDB ObjectId as produced by `ObjectId#toHexString()`: 24 lower-case hex digits. */
