@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { PermanentError, TransientError } from '@mp3converter/errors';
@@ -279,7 +279,7 @@ describe('consume', () => {
       const { queue, seen, consumer } = await consumeNew(
         async () => {
           await release.promise;
-          await sleep(50);
+          await setImmediate(); // the handler's tail runs after the release
           finished = true;
         },
         { concurrency: 2 },
