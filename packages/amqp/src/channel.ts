@@ -41,6 +41,7 @@ export class ManagedChannel {
   /** The `opened` hook's run on the current wrapper. */
   #opened: Promise<void> = Promise.resolve();
   #firstError: unknown;
+  #reopenTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(manager: AmqpConnectionManager, hooks: ChannelHooks, settings: ChannelSettings) {
@@ -112,6 +113,7 @@ export class ManagedChannel {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#reopenTimer);
     await this.#wrapper.close().catch(() => undefined);
   }
 
@@ -161,7 +163,8 @@ export class ManagedChannel {
       { err: error, channel: name, reopenDelayMs },
       'amqp channel closed by the broker, reopening it',
     );
-    setTimeout(() => {
+    clearTimeout(this.#reopenTimer);
+    this.#reopenTimer = setTimeout(() => {
       if (this.#closed || wrapper !== this.#wrapper) return;
       void wrapper.close().catch(() => undefined);
       this.#wrapper = this.#open();
