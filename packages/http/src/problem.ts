@@ -30,7 +30,14 @@ export interface ProblemInput {
   errors?: unknown;
 }
 
+/** What a 503 asks the client to wait before trying again, unless a Retry-After is already set. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
 export function sendProblem(res: Response, problem: ProblemInput): void {
+  // Every 503 says when to come back, so that clients and proxies retry rather than hammer.
+  if (problem.status === 503 && !res.hasHeader('Retry-After')) {
+    res.setHeader('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+  }
   const body: Problem = {
     type: `urn:mp3converter:problem:${problem.code.toLowerCase().replaceAll('_', '-')}`,
     ...problem,
@@ -73,6 +80,40 @@ const BODY_PARSER_CODES: Partial<Record<string, [number, string, string]>> = {
 };
 
 /**
+ * zlib's and brotli's errors for a body that does not decompress: body-parser
+ * passes them on with status 400 but without a `type`.
+ */
+function isDecompressionError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { status, errno, code } = error as { status?: unknown; errno?: unknown; code?: unknown };
+  return status === 400 && typeof errno === 'number' && typeof code === 'string';
+}
+
+/** http-errors' client errors (status 4xx, `expose`), from body-parser or another middleware. */
+function isClientHttpError(error: unknown): error is { status: number } {
+  if (typeof error !== 'object' || error === null) return false;
+  const { status, expose } = error as { status?: unknown; expose?: unknown };
+  return expose === true && typeof status === 'number' && status >= 400 && status < 500;
+}
+
+function knownRequestError(error: unknown): [number, string, string] | undefined {
+  if (isBodyParserError(error)) {
+    const known = BODY_PARSER_CODES[error.type];
+    if (known !== undefined) return known;
+  }
+  if (isDecompressionError(error)) {
+    return [
+      400,
+      'INVALID_CONTENT_ENCODING',
+      'the request body does not decompress as its Content-Encoding says',
+    ];
+  }
+  // Their messages can quote library internals: the client gets a generic one.
+  if (isClientHttpError(error)) return [error.status, 'BAD_REQUEST', 'the request was rejected'];
+  return undefined;
+}
+
+/**
  * The one place where errors become responses. Known errors answer their own
  * status and code; anything else is logged in full and answered with a generic
  * 500 that carries only the request id.
@@ -103,7 +144,7 @@ export function problemHandler(log: Logger): ErrorRequestHandler {
       });
       return;
     }
-    const known = isBodyParserError(error) ? BODY_PARSER_CODES[error.type] : undefined;
+    const known = knownRequestError(error);
     if (known !== undefined) {
       const [status, code, detail] = known;
       sendProblem(res, { status, title: title(status), code, detail });

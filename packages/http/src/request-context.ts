@@ -25,6 +25,16 @@ export function requestContext(): RequestHandler {
 
 const QUIET_PATHS = new Set(['/healthz', '/readyz']);
 
+/**
+ * The URL as logged: without its query, since clients do put tokens and
+ * signed links there (`?token=...`, even a bare `?<jwt>`), and logs are kept
+ * longer and read by more people than the requests themselves.
+ */
+function loggableUrl(url: string): string {
+  const mark = url.indexOf('?');
+  return mark === -1 ? url : `${url.slice(0, mark)}?[redacted]`;
+}
+
 /** One access log line per request; probes are not logged. */
 export function accessLog(log: Logger): RequestHandler {
   return pinoHttp({
@@ -40,7 +50,10 @@ export function accessLog(log: Logger): RequestHandler {
     customSuccessMessage: () => 'request completed',
     customErrorMessage: () => 'request failed',
     serializers: {
-      req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+      req: (req: { method: string; url: string }) => ({
+        method: req.method,
+        url: loggableUrl(req.url),
+      }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   });

@@ -7,6 +7,14 @@ export interface TcpProxy {
   cut(): Promise<void>;
   /** Accepts connections again on the same port. */
   restore(): Promise<void>;
+  /**
+   * Stops forwarding bytes in both directions without closing anything, like a
+   * server process that was stopped (SIGSTOP) or a network that went silent:
+   * connections stay open and new ones are accepted, but nothing gets through.
+   */
+  stall(): void;
+  /** Forwards again, first the bytes held back during the stall, in order. */
+  resume(): void;
   close(): Promise<void>;
 }
 
@@ -18,6 +26,28 @@ export async function startTcpProxy(
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
+  let stalled = false;
+  // What arrived while stalled, per destination and in order; null stands for the end of input.
+  const held = new Map<Socket, (Buffer | null)[]>();
+
+  const forward = (from: Socket, to: Socket): void => {
+    const pass = (chunk: Buffer | null): void => {
+      if (stalled) {
+        const queue = held.get(to);
+        if (queue === undefined) held.set(to, [chunk]);
+        else queue.push(chunk);
+      } else if (chunk === null) {
+        to.end();
+      } else if (!to.write(chunk)) {
+        from.pause();
+        to.once('drain', () => from.resume());
+      }
+    };
+    from.on('data', pass);
+    from.on('end', () => {
+      pass(null);
+    });
+  };
 
   const open = async (): Promise<void> => {
     const s = createServer((client) => {
@@ -29,10 +59,13 @@ export async function startTcpProxy(
         upstream.destroy();
         sockets.delete(client);
         sockets.delete(upstream);
+        held.delete(client);
+        held.delete(upstream);
       };
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
-      client.pipe(upstream).pipe(client);
+      forward(client, upstream);
+      forward(upstream, client);
     });
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
@@ -47,6 +80,8 @@ export async function startTcpProxy(
   const shut = async (): Promise<void> => {
     const s = server;
     server = undefined;
+    stalled = false;
+    held.clear();
     for (const socket of sockets) socket.destroy();
     sockets.clear();
     if (s !== undefined)
@@ -64,6 +99,20 @@ export async function startTcpProxy(
     },
     cut: shut,
     restore: open,
+    stall: () => {
+      stalled = true;
+    },
+    resume: () => {
+      stalled = false;
+      for (const [to, chunks] of held) {
+        if (to.destroyed) continue;
+        for (const chunk of chunks) {
+          if (chunk === null) to.end();
+          else to.write(chunk);
+        }
+      }
+      held.clear();
+    },
     close: shut,
   };
 }

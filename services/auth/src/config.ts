@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { env, loadConfig } from '@mp3converter/config';
+import { MAX_EMAIL_LENGTH } from './emails.ts';
+import { passwordSchema } from './passwords.ts';
 
 const schema = z
   .object({
@@ -13,13 +15,15 @@ const schema = z
     MYSQL_PASSWORD: z.string().min(1),
     MYSQL_DATABASE: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'must be a plain database name'),
     MYSQL_POOL_SIZE: env.positiveInt(10),
+    /** How long one database call may take, waiting for a connection included. */
+    MYSQL_TIMEOUT_MS: env.positiveInt(5_000),
     JWT_SECRET: env.secret(32),
     JWT_TTL_SECONDS: env.positiveInt(24 * 60 * 60),
     JWT_ISSUER: z.string().min(1).default('mp3converter-auth'),
     JWT_AUDIENCE: z.string().min(1).default('mp3converter'),
     REGISTRATION_ENABLED: env.boolean(false),
-    ADMIN_EMAIL: z.email().optional(),
-    ADMIN_PASSWORD: z.string().min(8).max(256).optional(),
+    ADMIN_EMAIL: z.email().max(MAX_EMAIL_LENGTH).optional(),
+    ADMIN_PASSWORD: passwordSchema.optional(),
     LOGIN_MAX_FAILURES_PER_EMAIL: env.positiveInt(10),
     LOGIN_MAX_FAILURES_PER_IP: env.positiveInt(100),
     LOGIN_FAILURE_WINDOW_SECONDS: env.positiveInt(15 * 60),
@@ -29,7 +33,37 @@ const schema = z
   .refine((c) => (c.ADMIN_EMAIL === undefined) === (c.ADMIN_PASSWORD === undefined), {
     message: 'ADMIN_EMAIL and ADMIN_PASSWORD must be set together',
     path: ['ADMIN_PASSWORD'],
-  });
+  })
+  // Grouped by the module that uses each part, so that each receives only its own.
+  .transform((c) => ({
+    logLevel: c.LOG_LEVEL,
+    http: { host: c.HOST, port: c.PORT, trustProxy: c.TRUST_PROXY },
+    database: {
+      host: c.MYSQL_HOST,
+      port: c.MYSQL_PORT,
+      user: c.MYSQL_USER,
+      password: c.MYSQL_PASSWORD,
+      database: c.MYSQL_DATABASE,
+      poolSize: c.MYSQL_POOL_SIZE,
+      timeoutMs: c.MYSQL_TIMEOUT_MS,
+    },
+    tokens: {
+      secret: c.JWT_SECRET,
+      ttlSeconds: c.JWT_TTL_SECONDS,
+      issuer: c.JWT_ISSUER,
+      audience: c.JWT_AUDIENCE,
+    },
+    throttle: {
+      maxFailuresPerEmail: c.LOGIN_MAX_FAILURES_PER_EMAIL,
+      maxFailuresPerIp: c.LOGIN_MAX_FAILURES_PER_IP,
+      windowSeconds: c.LOGIN_FAILURE_WINDOW_SECONDS,
+    },
+    registrationEnabled: c.REGISTRATION_ENABLED,
+    admin:
+      c.ADMIN_EMAIL === undefined || c.ADMIN_PASSWORD === undefined
+        ? undefined
+        : { email: c.ADMIN_EMAIL, password: c.ADMIN_PASSWORD },
+  }));
 
 /** Used only when NODE_ENV=development: never in a deployed environment. */
 const developmentDefaults = {

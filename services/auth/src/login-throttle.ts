@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { RateLimiterMySQL, RateLimiterRes } from 'rate-limiter-flexible';
 import { TooManyRequestsError } from '@mp3converter/errors';
-import { databaseError, type Pool } from './database.ts';
+import { databaseError, type LimiterStore } from './database.ts';
+import type { EmailKey } from './emails.ts';
 
 export interface ThrottleSettings {
   maxFailuresPerEmail: number;
@@ -9,23 +10,30 @@ export interface ThrottleSettings {
   windowSeconds: number;
 }
 
+/** A login attempt that has been counted; call succeeded() if the password was right. */
+export interface CountedAttempt {
+  succeeded(): Promise<void>;
+}
+
 function key(value: string): string {
   return createHash('sha256').update(value).digest('hex');
 }
 
 /**
- * Counts failed logins per email and per client address in MySQL, so every
- * auth replica sees the same counts. Once either count reaches its limit, the
- * next attempts answer 429 until the window has passed.
+ * Counts login attempts per email and per client address in MySQL, so every
+ * auth replica sees the same counts. Each attempt is counted before its
+ * password is checked, in one atomic step, so that attempts arriving together
+ * cannot all pass a check made before any of them was recorded; a successful
+ * login clears its email's count and gives its address its point back. Past
+ * either limit, attempts answer 429 until the window has passed.
  */
 export class LoginThrottle {
   private readonly byEmail: RateLimiterMySQL;
   private readonly byIp: RateLimiterMySQL;
 
-  constructor(pool: Pool, database: string, settings: ThrottleSettings) {
-    // rate-limiter-flexible speaks the callback API of mysql2, which the promise pool wraps.
+  constructor(store: LimiterStore, database: string, settings: ThrottleSettings) {
     const common = {
-      storeClient: pool.pool,
+      storeClient: store,
       storeType: 'pool',
       dbName: database,
       tableName: 'login_failures',
@@ -45,54 +53,42 @@ export class LoginThrottle {
     });
   }
 
-  /** Throws TooManyRequestsError while either counter is over its limit. */
-  async check(emailKey: string, ip: string): Promise<void> {
-    const [email, address] = await Promise.all([
-      this.guard(this.byEmail.get(key(emailKey))),
-      this.guard(this.byIp.get(key(ip))),
-    ]);
-    const waits = [
-      [email, this.byEmail.points],
-      [address, this.byIp.points],
-    ] as const;
-    let retryAfterMs = 0;
-    for (const [res, points] of waits) {
-      if (res !== null && res.consumedPoints >= points)
-        retryAfterMs = Math.max(retryAfterMs, res.msBeforeNext);
-    }
-    if (retryAfterMs > 0) {
+  /**
+   * Counts an attempt against the address, then (when there is one) the email;
+   * throws TooManyRequestsError once either is over its limit. An address that
+   * is already over its limit adds nothing to the email's count.
+   */
+  async count(email: EmailKey | undefined, ip: string): Promise<CountedAttempt> {
+    const ipKey = key(ip);
+    await consume(this.byIp, ipKey);
+    const emailKey = email === undefined ? undefined : key(email);
+    if (emailKey !== undefined) await consume(this.byEmail, emailKey);
+    return {
+      succeeded: async () => {
+        try {
+          await Promise.all([
+            emailKey === undefined ? undefined : this.byEmail.delete(emailKey),
+            this.byIp.reward(ipKey, 1),
+          ]);
+        } catch (error) {
+          throw databaseError(error);
+        }
+      },
+    };
+  }
+}
+
+async function consume(limiter: RateLimiterMySQL, k: string): Promise<void> {
+  try {
+    await limiter.consume(k);
+  } catch (error) {
+    // A RateLimiterRes rejection means the limit is reached; anything else is the store failing.
+    if (error instanceof RateLimiterRes) {
       throw new TooManyRequestsError(
         'too many failed logins, try again later',
-        retryAfterMs / 1000,
+        error.msBeforeNext / 1000,
       );
     }
-  }
-
-  async recordFailure(emailKey: string, ip: string): Promise<void> {
-    await Promise.all([
-      this.consume(this.byEmail, key(emailKey)),
-      this.consume(this.byIp, key(ip)),
-    ]);
-  }
-
-  async recordSuccess(emailKey: string): Promise<void> {
-    await this.guard(this.byEmail.delete(key(emailKey)));
-  }
-
-  private async consume(limiter: RateLimiterMySQL, k: string): Promise<void> {
-    try {
-      await limiter.consume(k);
-    } catch (error) {
-      // Rejection with a RateLimiterRes only means the limit is now reached.
-      if (!(error instanceof RateLimiterRes)) throw databaseError(error);
-    }
-  }
-
-  private async guard<T>(operation: Promise<T>): Promise<T> {
-    try {
-      return await operation;
-    } catch (error) {
-      throw databaseError(error);
-    }
+    throw databaseError(error);
   }
 }

@@ -1,8 +1,8 @@
 import { ConfigError } from '@mp3converter/config';
-import { onShutdownSignal } from '@mp3converter/http';
+import { handleCrashes, onShutdown } from '@mp3converter/lifecycle';
 import { createLogger } from '@mp3converter/logging';
 import { loadAuthConfig } from './config.ts';
-import { startAuthService } from './service.ts';
+import { startAuthServer } from './server.ts';
 
 let config;
 try {
@@ -13,10 +13,11 @@ try {
   process.exit(1);
 }
 
-const log = createLogger({ service: 'auth', level: config.LOG_LEVEL });
-const service = await startAuthService(config, log);
-onShutdownSignal(log, () => service.stop());
-service.ready.catch((error: unknown) => {
+const log = createLogger({ service: 'auth', level: config.logLevel });
+handleCrashes(log);
+const server = await startAuthServer(config, log);
+onShutdown(log, () => server.stop());
+server.ready.catch((error: unknown) => {
   log.fatal({ err: error }, 'could not prepare the database');
   process.exit(1);
 });

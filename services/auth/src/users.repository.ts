@@ -1,12 +1,18 @@
-import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { ResultSetHeader, RowDataPacket } from 'mysql2';
 import { ConflictError } from '@mp3converter/errors';
-import { databaseError, isDuplicateKey, type Pool } from './database.ts';
+import { isDuplicateKey, type Database } from './database.ts';
+import type { EmailKey } from './emails.ts';
 
 export interface User {
   id: number;
   email: string;
   passwordHash: string;
   isAdmin: boolean;
+}
+
+export interface NewUser extends Omit<User, 'id'> {
+  /** What the email is unique by: see normalizeEmail. */
+  emailKey: EmailKey;
 }
 
 interface UserRow extends RowDataPacket {
@@ -16,44 +22,34 @@ interface UserRow extends RowDataPacket {
   is_admin: number;
 }
 
-/** The key an email is unique and looked up by: letter case never matters. */
-export function emailKey(email: string): string {
-  return email.toLowerCase();
-}
-
 export class UsersRepository {
-  private readonly pool: Pool;
+  private readonly database: Database;
 
-  constructor(pool: Pool) {
-    this.pool = pool;
+  constructor(database: Database) {
+    this.database = database;
   }
 
-  async findByEmail(email: string): Promise<User | undefined> {
-    try {
-      const [rows] = await this.pool.execute<UserRow[]>(
-        'SELECT id, email, password_hash, is_admin FROM users WHERE email_key = ?',
-        [emailKey(email)],
-      );
-      const row = rows[0];
-      return row === undefined
-        ? undefined
-        : {
-            id: row.id,
-            email: row.email,
-            passwordHash: row.password_hash,
-            isAdmin: row.is_admin === 1,
-          };
-    } catch (error) {
-      throw databaseError(error);
-    }
+  async findByEmail(emailKey: EmailKey): Promise<User | undefined> {
+    const [row] = await this.database.query<UserRow[]>(
+      'SELECT id, email, password_hash, is_admin FROM users WHERE email_key = ?',
+      [emailKey],
+    );
+    return row === undefined
+      ? undefined
+      : {
+          id: row.id,
+          email: row.email,
+          passwordHash: row.password_hash,
+          isAdmin: row.is_admin === 1,
+        };
   }
 
   /** Creates a user; a taken email (in any letter case) is a ConflictError. */
-  async create(user: Omit<User, 'id'>): Promise<User> {
+  async create({ emailKey, ...user }: NewUser): Promise<User> {
     try {
-      const [result] = await this.pool.execute<ResultSetHeader>(
+      const result = await this.database.query<ResultSetHeader>(
         'INSERT INTO users (email, email_key, password_hash, is_admin) VALUES (?, ?, ?, ?)',
-        [user.email, emailKey(user.email), user.passwordHash, user.isAdmin],
+        [user.email, emailKey, user.passwordHash, user.isAdmin],
       );
       return { ...user, id: result.insertId };
     } catch (error) {
@@ -62,7 +58,7 @@ export class UsersRepository {
           cause: error,
         });
       }
-      throw databaseError(error);
+      throw error;
     }
   }
 }

@@ -159,6 +159,8 @@ describe('POST /login', () => {
       'INVALID_CREDENTIALS',
     ],
     ['a very long password', basic(ADMIN.email, 'p'.repeat(1400)), 'INVALID_CREDENTIALS'],
+    ['an email of spaces only', basic('   ', 'password-123'), 'INVALID_CREDENTIALS'],
+    ['an email with a space inside', basic('admin @example.com', 'x'), 'INVALID_CREDENTIALS'],
   ];
   for (const [what, header, code] of rejected) {
     it(`answers 401 with a Basic challenge for ${what}`, async () => {
@@ -167,6 +169,13 @@ describe('POST /login', () => {
       assert.match(String(res.headers['www-authenticate']), /^Basic /);
     });
   }
+
+  it('logs in with a password of 129 emoji that registration accepted', async () => {
+    const email = uniqueEmail();
+    const password = '\u{1F600}'.repeat(129); // 129 code points, 258 UTF-16 code units
+    assert.equal((await register({ email, password })).status, 201);
+    assert.equal((await login(basic(email, password))).status, 200);
+  });
 
   it('spends the same hashing work on an unknown email as on a wrong password', async () => {
     const time = async (authorization: string): Promise<number> => {
@@ -366,6 +375,11 @@ describe('POST /register', () => {
       ['email'],
     ],
     ['missing fields', {}, ['email', 'password']],
+    [
+      'a password of 257 emoji',
+      { email: 'emoji@example.com', password: '\u{1F600}'.repeat(257) },
+      ['password'],
+    ],
     ['a number as password', { email: 'n@example.com', password: 12345678 }, ['password']],
     ['an array body', [1, 2], ['body']],
   ];
@@ -384,6 +398,17 @@ describe('POST /register', () => {
       'VALIDATION_FAILED',
     );
   });
+
+  for (const encoding of ['gzip', 'deflate', 'br']) {
+    it(`answers 400 for a ${encoding} body that does not decompress`, async () => {
+      const res = await rawRequest(`${auth.url}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+        body: Buffer.from('this is not compressed at all'),
+      });
+      assertProblem(res, 400, 'INVALID_CONTENT_ENCODING');
+    });
+  }
 
   it('answers 413 for an oversized body', async () => {
     assertProblem(

@@ -4,19 +4,39 @@ import mysql from 'mysql2/promise';
 import {
   createTestDatabase,
   rawRequest,
+  type RawResponse,
   startTcpProxy,
   testServers,
   waitFor,
 } from '@mp3converter/testkit';
-import { ADMIN, basic, startTestAuth } from './support.ts';
+import { ADMIN, basic, startTestAuth, withTestAuth } from './support.ts';
+
+async function loginRequest(url: string, email: string, password: string): Promise<RawResponse> {
+  return rawRequest(`${url}/login`, {
+    method: 'POST',
+    headers: { authorization: basic(email, password) },
+  });
+}
 
 async function loginStatus(url: string, email: string, password: string): Promise<number> {
-  return (
-    await rawRequest(`${url}/login`, {
-      method: 'POST',
-      headers: { authorization: basic(email, password) },
-    })
-  ).status;
+  return (await loginRequest(url, email, password)).status;
+}
+
+async function registerRequest(url: string, email: string): Promise<RawResponse> {
+  return rawRequest(`${url}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: 'password-123' }),
+  });
+}
+
+/** A 503 problem that tells the client when to come back. */
+function assertUnavailable(res: RawResponse): void {
+  assert.equal(res.status, 503, res.body);
+  assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
+  assert.equal(res.json<{ code: string }>().code, 'DEPENDENCY_UNAVAILABLE');
+  const retryAfter = Number(res.headers['retry-after']);
+  assert.ok(Number.isInteger(retryAfter) && retryAfter > 0, `Retry-After ${retryAfter}`);
 }
 
 async function count(database: string, sql: string): Promise<number> {
@@ -83,18 +103,11 @@ describe('start-up', () => {
   });
 
   it('answers 403 to registration when it is switched off', async () => {
-    const auth = await startTestAuth({ REGISTRATION_ENABLED: 'false' });
-    try {
-      const res = await rawRequest(`${auth.url}/register`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: 'new@example.com', password: 'password-123' }),
-      });
+    await withTestAuth({ REGISTRATION_ENABLED: 'false' }, async (auth) => {
+      const res = await registerRequest(auth.url, 'new@example.com');
       assert.equal(res.status, 403);
       assert.equal(res.json<{ code: string }>().code, 'REGISTRATION_DISABLED');
-    } finally {
-      await auth.stop();
-    }
+    });
   });
 });
 
@@ -107,8 +120,7 @@ describe('MySQL outages', () => {
       await proxy.cut();
 
       const ready = await rawRequest(`${auth.url}/readyz`);
-      assert.equal(ready.status, 503);
-      assert.equal(ready.json<{ code: string }>().code, 'DEPENDENCY_UNAVAILABLE');
+      assertUnavailable(ready);
       assert.equal(
         (await rawRequest(`${auth.url}/healthz`)).status,
         200,
@@ -119,15 +131,14 @@ describe('MySQL outages', () => {
           method: 'POST',
           headers: { authorization: basic(ADMIN.email, ADMIN.password) },
         });
-        assert.equal(login.status, 503, login.body);
-        assert.match(String(login.headers['content-type']), /^application\/problem\+json/);
+        assertUnavailable(login);
       }
       const registration = await rawRequest(`${auth.url}/register`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ email: 'during-outage@example.com', password: 'password-123' }),
       });
-      assert.equal(registration.status, 503);
+      assertUnavailable(registration);
 
       await proxy.restore();
       await waitFor(async () => (await rawRequest(`${auth.url}/readyz`)).status === 200, {
@@ -148,13 +159,52 @@ describe('MySQL outages', () => {
     });
     try {
       assert.equal((await rawRequest(`${auth.url}/healthz`)).status, 200);
-      assert.equal((await rawRequest(`${auth.url}/readyz`)).status, 503);
-      assert.equal(await loginStatus(auth.url, ADMIN.email, ADMIN.password), 503);
+      assertUnavailable(await rawRequest(`${auth.url}/readyz`));
+      assertUnavailable(await loginRequest(auth.url, ADMIN.email, ADMIN.password));
       await proxy.restore();
-      await auth.service.ready;
+      await auth.server.ready;
       assert.equal((await rawRequest(`${auth.url}/readyz`)).status, 200);
       assert.equal(await loginStatus(auth.url, ADMIN.email, ADMIN.password), 200);
     } finally {
+      await auth.stop();
+      await proxy.close();
+    }
+  });
+
+  it('answers 503 within seconds while MySQL stalls, and recovers when it resumes', async () => {
+    const proxy = await startTcpProxy(testServers.mysql.port);
+    const auth = await startTestAuth({ MYSQL_PORT: String(proxy.port) });
+    // Without bounds the requests below would wait as long as the stall lasts:
+    // end it after 30 s so that such a failure shows instead of hanging the run.
+    let safetyNet: NodeJS.Timeout | undefined;
+    try {
+      assert.equal(await loginStatus(auth.url, ADMIN.email, ADMIN.password), 200);
+      proxy.stall();
+      safetyNet = setTimeout(() => {
+        proxy.resume();
+      }, 30_000);
+      const started = Date.now();
+      const [login, registration] = await Promise.all([
+        loginRequest(auth.url, ADMIN.email, ADMIN.password),
+        registerRequest(auth.url, 'during-stall@example.com'),
+      ]);
+      const elapsedMs = Date.now() - started;
+      assertUnavailable(login);
+      assertUnavailable(registration);
+      // Generous: the point is "answers", not "answers fast".
+      assert.ok(elapsedMs < 15_000, `answered after ${elapsedMs} ms`);
+      assertUnavailable(await rawRequest(`${auth.url}/readyz`));
+
+      proxy.resume();
+      await waitFor(
+        async () => (await loginStatus(auth.url, ADMIN.email, ADMIN.password)) === 200,
+        { timeoutMs: 15_000, what: 'a login after the stall' },
+      );
+      assert.equal((await registerRequest(auth.url, 'after-stall@example.com')).status, 201);
+      assert.equal((await rawRequest(`${auth.url}/readyz`)).status, 200);
+    } finally {
+      clearTimeout(safetyNet);
+      proxy.resume();
       await auth.stop();
       await proxy.close();
     }
