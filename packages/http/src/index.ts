@@ -7,4 +7,14 @@ export {
 } from './problem.ts';
 export { requestContext, accessLog, REQUEST_ID_HEADER } from './request-context.ts';
 export { healthRoutes, type ReadinessCheck } from './health.ts';
-export { listen, onShutdownSignal, type RunningServer } from './server.ts';
+export { listen, type ListenOptions, type RunningServer, type ServerTimeouts } from './server.ts';
+export {
+  createHttpClient,
+  DEFAULT_CLIENT_CONNECTIONS,
+  DEFAULT_CLIENT_KEEP_ALIVE_MS,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  type HttpClient,
+  type HttpClientOptions,
+  type OutboundRequest,
+  type OutboundResponse,
+} from './http-client.ts';

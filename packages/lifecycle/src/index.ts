@@ -1,1 +1,20 @@
-export {};
+export { onShutdown, DEFAULT_SHUTDOWN_TIMEOUT_MS, type ShutdownOptions } from './shutdown.ts';
+export { handleCrashes } from './crashes.ts';
+export {
+  checkReadiness,
+  livenessAnswer,
+  readinessAnswer,
+  DEFAULT_CHECK_TIMEOUT_MS,
+  READINESS_RETRY_AFTER_SECONDS,
+  type ProbeAnswer,
+  type ReadinessCheck,
+  type ReadinessReport,
+} from './readiness.ts';
+export { startProbeServer, type ProbeServer, type ProbeServerOptions } from './probe-server.ts';
+export {
+  startHttpServer,
+  DEFAULT_SERVER_TIMEOUTS,
+  type RunningServer,
+  type ServerOptions,
+  type ServerTimeouts,
+} from './http-server.ts';
