@@ -142,3 +142,39 @@ export function isAppError(error: unknown): error is AppError {
 export function isRetryable(error: unknown): boolean {
   return isAppError(error) ? error.retryable : true;
 }
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** What a 503 asks the client to wait before trying again, unless the error says otherwise. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+/** What every problem document says; extensions (e.g. `errors`, `checks`) may be added. */
+// A type alias, not an interface: callers pass object types that then count as records.
+export type ProblemFields = {
+  title: string;
+  status: number;
+  code: string;
+  detail?: string;
+};
+
+/** An RFC 9457 problem document with the stable `code` clients switch on. */
+export type Problem = ProblemFields & {
+  type: string;
+  requestId?: string;
+  [extension: string]: unknown;
+};
+
+/**
+ * The one shape every HTTP error answer has, whether Express (packages/http) or a worker's
+ * probe server (packages/lifecycle) sends it.
+ */
+export function problemDocument(
+  problem: ProblemFields & Record<string, unknown>,
+  requestId: string | undefined,
+): Problem {
+  return {
+    type: `urn:mp3converter:problem:${problem.code.toLowerCase().replaceAll('_', '-')}`,
+    ...problem,
+    ...(requestId === undefined ? {} : { requestId }),
+  };
+}

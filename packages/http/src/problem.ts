@@ -3,47 +3,27 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import {
   AppError,
   NotFoundError,
+  PROBLEM_CONTENT_TYPE,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
+  problemDocument,
+  type Problem,
+  type ProblemFields,
   TooManyRequestsError,
   UnauthorizedError,
   ValidationError,
 } from '@mp3converter/errors';
 import { currentCorrelationId, type Logger } from '@mp3converter/logging';
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+export { PROBLEM_CONTENT_TYPE, type Problem };
 
-/** An RFC 9457 problem document with the stable `code` clients switch on. */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail?: string;
-  requestId?: string;
-  [extension: string]: unknown;
-}
-
-export interface ProblemInput {
-  title: string;
-  status: number;
-  code: string;
-  detail?: string;
-  errors?: unknown;
-}
-
-/** What a 503 asks the client to wait before trying again, unless a Retry-After is already set. */
-export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+export type ProblemInput = ProblemFields & { errors?: unknown };
 
 export function sendProblem(res: Response, problem: ProblemInput): void {
   // Every 503 says when to come back, so that clients and proxies retry rather than hammer.
   if (problem.status === 503 && !res.hasHeader('Retry-After')) {
     res.setHeader('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
   }
-  const body: Problem = {
-    type: `urn:mp3converter:problem:${problem.code.toLowerCase().replaceAll('_', '-')}`,
-    ...problem,
-  };
-  const requestId = currentCorrelationId();
-  if (requestId !== undefined) body.requestId = requestId;
+  const body = problemDocument(problem, currentCorrelationId());
   res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
 }
 

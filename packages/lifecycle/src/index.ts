@@ -5,7 +5,6 @@ export {
   livenessAnswer,
   readinessAnswer,
   DEFAULT_CHECK_TIMEOUT_MS,
-  READINESS_RETRY_AFTER_SECONDS,
   type ProbeAnswer,
   type ReadinessCheck,
   type ReadinessReport,

@@ -1,12 +1,16 @@
-import { DependencyUnavailableError } from '@mp3converter/errors';
+import { STATUS_CODES } from 'node:http';
+import {
+  DependencyUnavailableError,
+  PROBLEM_CONTENT_TYPE,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
+  problemDocument,
+} from '@mp3converter/errors';
 import { currentCorrelationId, type Logger } from '@mp3converter/logging';
 
 /** Resolves when a dependency can be used right now; rejects otherwise. */
 export type ReadinessCheck = () => Promise<void>;
 
 export const DEFAULT_CHECK_TIMEOUT_MS = 2_000;
-/** What a failing /readyz asks the caller to wait before probing again. */
-export const READINESS_RETRY_AFTER_SECONDS = 5;
 
 export interface ReadinessReport {
   ready: boolean;
@@ -54,7 +58,6 @@ export interface ProbeAnswer {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-const PROBLEM_TYPE = 'application/problem+json';
 
 /** /healthz: the process is alive. It must not depend on anything else, or an outage restarts every pod. */
 export function livenessAnswer(): ProbeAnswer {
@@ -86,21 +89,22 @@ export async function readinessAnswer(
     log?.warn({ check, err: error }, 'readiness check failed');
   }
   const error = new DependencyUnavailableError(Object.keys(report.failures).join(', '));
-  const requestId = currentCorrelationId();
-  return {
-    status: error.status,
-    headers: {
-      'content-type': PROBLEM_TYPE,
-      'retry-after': String(READINESS_RETRY_AFTER_SECONDS),
-    },
-    body: JSON.stringify({
-      type: 'urn:mp3converter:problem:dependency-unavailable',
-      title: 'Service Unavailable',
+  const problem = problemDocument(
+    {
+      title: STATUS_CODES[error.status] ?? 'Service Unavailable',
       status: error.status,
       code: error.code,
       detail: error.message,
       checks: report.checks,
-      ...(requestId === undefined ? {} : { requestId }),
-    }),
+    },
+    currentCorrelationId(),
+  );
+  return {
+    status: error.status,
+    headers: {
+      'content-type': PROBLEM_CONTENT_TYPE,
+      'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS),
+    },
+    body: JSON.stringify(problem),
   };
 }
