@@ -1,14 +1,13 @@
-import type { ConfirmChannel, Message } from 'amqplib';
+import { randomUUID } from 'node:crypto';
+import type { ConfirmChannel, Message, Options } from 'amqplib';
 import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
 import { DependencyUnavailableError } from '@mp3converter/errors';
 import type { Logger } from '@mp3converter/logging';
-import { TopologyError } from './errors.ts';
+import { TopologyError, UnroutableMessageError } from './errors.ts';
 
 export interface ChannelHooks {
-  /** Runs on every new raw channel (first, after reconnects, after a replacement) before use. */
+  /** Runs on every new raw channel (first, after reconnects, after a reopen) before use. */
   setup(channel: ConfirmChannel): Promise<void>;
-  /** Runs on each new wrapper, the first and every replacement: e.g. `wrapper.consume(...)`. */
-  opened?(wrapper: ChannelWrapper): Promise<void>;
   /** A raw channel closed (broker, connection loss or our close): work received on it is void. */
   closed?(channel: ConfirmChannel): void;
 }
@@ -21,12 +20,15 @@ export interface ChannelSettings {
   log: Logger;
 }
 
+/** Marks each send, so a basic.return is matched to its own message and no other. */
+const PUBLISH_ID_HEADER = 'x-publish-id';
+
 /**
  * A confirm channel kept open by amqp-connection-manager, plus what the library lacks:
  * - it reopens a channel only after the whole connection drops; a channel the broker
  *   closed alone (consumer_timeout, PRECONDITION_FAILED, NOT_FOUND) would stay dead.
  *   Here that wrapper is replaced, alone: other channels and their work carry on;
- * - it does not track which raw channel is open, and a delivery must be acked on the
+ * - it does not say which raw channel is open, and a delivery must be acked on the
  *   channel it came on (a delivery tag means nothing on another channel);
  * - it ignores basic.return, so an unroutable `mandatory` message would count as sent.
  */
@@ -37,11 +39,10 @@ export class ManagedChannel {
   readonly #closedChannels = new WeakSet<ConfirmChannel>();
   readonly #returned = new Set<string>();
   #wrapper: ChannelWrapper;
-  #current: ConfirmChannel | undefined;
-  /** The `opened` hook's run on the current wrapper. */
-  #opened: Promise<void> = Promise.resolve();
   #firstError: unknown;
   #reopenTimer: NodeJS.Timeout | undefined;
+  /** Resolves when a pending reopen has put a new wrapper in place. */
+  #reopened: Promise<void> | undefined;
   #closed = false;
 
   constructor(manager: AmqpConnectionManager, hooks: ChannelHooks, settings: ChannelSettings) {
@@ -55,30 +56,21 @@ export class ManagedChannel {
     return this.#wrapper;
   }
 
-  /** The raw channel in use now: deliveries arriving now come on it. */
-  get current(): ConfirmChannel | undefined {
-    return this.#current;
-  }
-
   isOpen(channel: ConfirmChannel): boolean {
     return !this.#closedChannels.has(channel);
   }
 
-  /** True once if the broker returned the message with this id as unroutable. */
-  takeReturned(messageId: string): boolean {
-    return this.#returned.delete(messageId);
-  }
-
   /**
-   * Resolves once the first wrapper is set up and opened. Rejects with TopologyError if the
-   * broker refused the setup (e.g. a queue declared with other arguments), or with
-   * DependencyUnavailableError if that did not happen within `timeoutMs`.
+   * Resolves once the first setup ran. Rejects with TopologyError if the broker refused it
+   * (e.g. a queue declared with other arguments), with DependencyUnavailableError if that
+   * did not happen within `timeoutMs`.
    */
   async ready(timeoutMs: number, queue?: string): Promise<void> {
     const wrapper = this.#wrapper;
     const fail = (error: unknown): Error => {
-      if (!isBrokerRefusal(error))
+      if (!isBrokerRefusal(error)) {
         return new DependencyUnavailableError('rabbitmq', { cause: error });
+      }
       const text = error instanceof Error ? error.message : String(error);
       return new TopologyError(`setting up ${this.#settings.name} failed: ${text}`, queue, {
         cause: error,
@@ -88,12 +80,7 @@ export class ManagedChannel {
     let onError: ((error: unknown) => void) | undefined;
     try {
       await Promise.race([
-        Promise.all([
-          wrapper.waitForConnect(),
-          this.#opened.catch((error: unknown) => {
-            throw fail(error);
-          }),
-        ]),
+        wrapper.waitForConnect(),
         new Promise<never>((_resolve, reject) => {
           timer = setTimeout(() => {
             reject(fail(this.#firstError));
@@ -111,9 +98,57 @@ export class ManagedChannel {
     }
   }
 
+  /**
+   * Publishes and resolves once the broker confirmed the message into a queue. A message
+   * caught in the old wrapper when the channel is reopened goes again on the new one.
+   * Rejects with the library's error (a bare Error('timeout') past `timeoutMs`), or
+   * UnroutableMessageError when no queue took it.
+   */
+  async sendToQueue(
+    queue: string,
+    content: Buffer,
+    options: Options.Publish,
+    timeoutMs = this.#settings.publishTimeoutMs,
+  ): Promise<void> {
+    const publishId = randomUUID();
+    const given = (options.headers ?? {}) as Record<string, unknown>; // amqplib types it any
+    const headers = { ...given, [PUBLISH_ID_HEADER]: publishId };
+    const deadline = Date.now() + timeoutMs;
+    try {
+      for (;;) {
+        const wrapper = this.#wrapper;
+        try {
+          const timeout = Math.max(1, deadline - Date.now());
+          await wrapper.sendToQueue(queue, content, {
+            ...options,
+            headers,
+            mandatory: true,
+            timeout,
+          });
+          break;
+        } catch (error) {
+          if (this.#closed) throw error;
+          // Caught in a channel the broker closed: send again on the one that replaces it.
+          if (wrapper === this.#wrapper && this.#reopened === undefined) throw error;
+          if (wrapper === this.#wrapper) await this.#reopened;
+        }
+      }
+      // The broker sends basic.return before the confirm of an unroutable mandatory message.
+      if (this.#returned.has(publishId)) throw new UnroutableMessageError(queue);
+    } finally {
+      this.#returned.delete(publishId);
+    }
+  }
+
+  /** Replaces the wrapper after `reopenDelayMs`, e.g. after the broker cancelled a consumer. */
+  reopen(reason: Error): void {
+    this.#replace(this.#wrapper, reason);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#reopenTimer);
+    this.#reopenTimer = undefined;
     await this.#wrapper.close().catch(() => undefined);
   }
 
@@ -123,16 +158,21 @@ export class ManagedChannel {
       confirm: true,
       publishTimeout: this.#settings.publishTimeoutMs,
       setup: async (channel: ConfirmChannel) => {
-        this.#current = channel;
+        if (this.#closed || wrapper !== this.#wrapper) {
+          // The library may still set up a wrapper closed while it was connecting: an
+          // orphan channel that nobody would close again.
+          await channel.close().catch(() => undefined);
+          return;
+        }
         channel.on('return', (message: Message) => {
-          const id: unknown = message.properties.messageId;
+          const id: unknown = message.properties.headers?.[PUBLISH_ID_HEADER];
           if (typeof id === 'string') this.#returned.add(id);
         });
         channel.once('close', () => {
           this.#closedChannels.add(channel);
           this.#hooks.closed?.(channel);
         });
-        // amqplib emits 'error' only when the broker closes this channel, not on connection loss.
+        // amqplib emits 'error' only when the channel itself is closed, not on connection loss.
         channel.on('error', (error: Error) => {
           this.#replace(wrapper, error);
         });
@@ -141,34 +181,27 @@ export class ManagedChannel {
     });
     wrapper.on('error', (error: unknown) => {
       this.#firstError ??= error;
-      this.#settings.log.warn(
-        { err: error, channel: this.#settings.name },
-        'amqp channel setup failed',
-      );
-    });
-    this.#opened = this.#hooks.opened?.(wrapper) ?? Promise.resolve();
-    this.#opened.catch((error: unknown) => {
-      this.#settings.log.error(
-        { err: error, channel: this.#settings.name },
-        'amqp channel open failed',
-      );
+      const { log, name } = this.#settings;
+      log.warn({ err: error, channel: name }, 'amqp channel setup failed');
     });
     return wrapper;
   }
 
   #replace(wrapper: ChannelWrapper, error: Error): void {
-    if (this.#closed || wrapper !== this.#wrapper) return;
+    if (this.#closed || wrapper !== this.#wrapper || this.#reopenTimer !== undefined) return;
     const { log, name, reopenDelayMs } = this.#settings;
-    log.error(
-      { err: error, channel: name, reopenDelayMs },
-      'amqp channel closed by the broker, reopening it',
-    );
-    clearTimeout(this.#reopenTimer);
-    this.#reopenTimer = setTimeout(() => {
-      if (this.#closed || wrapper !== this.#wrapper) return;
-      void wrapper.close().catch(() => undefined);
-      this.#wrapper = this.#open();
-    }, reopenDelayMs);
+    log.error({ err: error, channel: name, reopenDelayMs }, 'amqp channel lost, reopening it');
+    this.#reopened = new Promise((resolve) => {
+      this.#reopenTimer = setTimeout(() => {
+        this.#reopenTimer = undefined;
+        this.#reopened = undefined;
+        if (!this.#closed && wrapper === this.#wrapper) {
+          this.#wrapper = this.#open();
+          void wrapper.close().catch(() => undefined);
+        }
+        resolve();
+      }, reopenDelayMs);
+    });
   }
 }
 

@@ -72,7 +72,8 @@ export class AmqpConnection {
     this.#publishTimeoutMs = options.publishTimeoutMs ?? 10_000;
     const reconnectDelaySeconds = options.reconnectDelaySeconds ?? 2;
     this.#reopenDelayMs = reconnectDelaySeconds * 1000;
-    for (const topology of options.topology ?? []) this.#register(topology);
+    const declared = options.topology ?? [];
+    for (const topology of declared) this.#register(this.#check(topology));
     this.#logger = options.logger;
     this.#log = options.logger.child({ module: 'amqp', broker: describeBroker(options.url) });
     this.#manager = new AmqpConnectionManagerClass(options.url, {
@@ -99,7 +100,8 @@ export class AmqpConnection {
       this.#manager,
       {
         setup: async (raw) => {
-          for (const topology of this.#topology.values()) await declareTopology(raw, topology);
+          // Only what this connection publishes to; each consumer declares its own queue.
+          for (const topology of declared) await declareTopology(raw, topology);
         },
       },
       {
@@ -146,7 +148,7 @@ export class AmqpConnection {
     options: ConsumeOptions = {},
   ): Promise<Consumer> {
     if (this.#closed) throw new Error('the connection is closed');
-    const consumer = new QueueConsumer(this.#register(topology), schema, handler, options, {
+    const consumer = new QueueConsumer(this.#check(topology), schema, handler, options, {
       manager: this.#manager,
       publisher: this.#publisher,
       publishTimeoutMs: this.#publishTimeoutMs,
@@ -157,6 +159,7 @@ export class AmqpConnection {
     this.#consumers.add(consumer);
     try {
       await consumer.start(this.#connectTimeoutMs);
+      this.#register(topology);
     } catch (error) {
       this.#consumers.delete(consumer);
       throw error;
@@ -177,21 +180,21 @@ export class AmqpConnection {
     this.#log.info('amqp connection closed');
   }
 
-  /** Checks `topology` and records it; the same queue with other retry delays is a mistake. */
-  #register(topology: QueueTopology): QueueTopology {
+  /** Checks `topology`; the same queue with other retry delays on one connection is a mistake. */
+  #check(topology: QueueTopology): QueueTopology {
     topologyDeclarations(topology);
     const known = this.#topology.get(topology.queue);
-    if (known === undefined) {
-      this.#topology.set(topology.queue, topology);
-      return topology;
-    }
     const delays = (t: QueueTopology): string => String(t.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS);
-    if (delays(known) !== delays(topology)) {
+    if (known !== undefined && delays(known) !== delays(topology)) {
       throw new RangeError(
         `queue ${topology.queue} is already declared with other retry delays on this connection`,
       );
     }
-    return known;
+    return topology;
+  }
+
+  #register(topology: QueueTopology): void {
+    this.#topology.set(topology.queue, topology);
   }
 }
 

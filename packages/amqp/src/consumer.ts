@@ -4,7 +4,7 @@ import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { z } from 'zod';
 import { newCorrelationId, withCorrelationId, type Logger } from '@mp3converter/logging';
 import { ManagedChannel } from './channel.ts';
-import { HandlerAbortedError, InvalidMessageError } from './errors.ts';
+import { HandlerAbortedError, InvalidMessageError, UnroutableMessageError } from './errors.ts';
 import {
   HEADERS,
   attemptOf,
@@ -91,6 +91,8 @@ interface Delivery {
   controller: AbortController;
   /** Given back to the broker by cancel(): settling it now would do the work twice. */
   abandoned: boolean;
+  /** Its retry or dead-letter copy is being sent: cancel() must not give it back too. */
+  settling: boolean;
   done: Promise<void>;
 }
 
@@ -99,12 +101,16 @@ type Outcome =
   | { action: 'retry'; delayMs: number; nextAttempt: number; error: unknown }
   | { action: 'dead'; reason: DeathReason; error: unknown };
 
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+function positiveInteger(name: string, value: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new RangeError(`${name} must be an integer from 1 to ${max}, got ${value}`);
   }
   return value;
 }
+
+// AMQP's prefetch count is 16 bits; Node's timers overflow past 2^31 - 1 ms.
+const MAX_PREFETCH = 65_535;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Consumes one queue on a channel of its own, so its prefetch and its failures stay its
@@ -125,7 +131,7 @@ export class QueueConsumer<T> implements Consumer {
   readonly #stopTimeoutMs: number;
   readonly #inFlight = new Set<Delivery>();
   #channel: ManagedChannel | undefined;
-  #consumerTag: string | undefined;
+  #subscription: { raw: ConfirmChannel; consumerTag: string } | undefined;
   #stopping = false;
   #stopped: Promise<CancelResult> | undefined;
 
@@ -142,13 +148,17 @@ export class QueueConsumer<T> implements Consumer {
     this.#handler = handler;
     this.#host = host;
     this.#log = host.logger.child({ module: 'amqp-consumer', queue: this.queue });
-    this.#concurrency = positiveInteger('concurrency', options.concurrency ?? 1);
+    this.#concurrency = positiveInteger('concurrency', options.concurrency ?? 1, MAX_PREFETCH);
     this.#retryDelaysMs = topology.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
     const attempts = options.maxAttempts ?? this.#retryDelaysMs.length + 1;
-    this.#maxAttempts = positiveInteger('maxAttempts', attempts);
+    this.#maxAttempts = positiveInteger('maxAttempts', attempts, Number.MAX_SAFE_INTEGER);
     const handlerTimeoutMs = options.handlerTimeoutMs ?? 10 * 60_000;
-    this.#handlerTimeoutMs = positiveInteger('handlerTimeoutMs', handlerTimeoutMs);
-    this.#stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
+    this.#handlerTimeoutMs = positiveInteger('handlerTimeoutMs', handlerTimeoutMs, MAX_TIMER_MS);
+    this.#stopTimeoutMs = positiveInteger(
+      'stopTimeoutMs',
+      options.stopTimeoutMs ?? 30_000,
+      MAX_TIMER_MS,
+    );
   }
 
   /** Resolves once subscribed; throws TopologyError or DependencyUnavailableError. */
@@ -156,14 +166,22 @@ export class QueueConsumer<T> implements Consumer {
     const channel = new ManagedChannel(
       this.#host.manager,
       {
-        setup: (raw) => declareTopology(raw, this.#topology),
-        opened: async (wrapper) => {
+        // On every new channel: after a reconnect (amqp-connection-manager runs setups again)
+        // and after a reopen. Subscribing here ties each delivery to the channel it came on.
+        setup: async (raw) => {
+          await declareTopology(raw, this.#topology);
           if (this.#stopping) return;
-          const options = { noAck: false, prefetch: this.#concurrency };
-          const onMessage = (message: ConsumeMessage): void => {
-            this.#onMessage(message);
-          };
-          this.#consumerTag = (await wrapper.consume(this.queue, onMessage, options)).consumerTag;
+          await raw.prefetch(this.#concurrency, false);
+          const { consumerTag } = await raw.consume(
+            this.queue,
+            (message) => {
+              // null: the broker cancelled us (queue deleted); a new channel subscribes again.
+              if (message === null) channel.reopen(new Error('consumer cancelled by the broker'));
+              else this.#onMessage(raw, message);
+            },
+            { noAck: false },
+          );
+          this.#subscription = { raw, consumerTag };
           this.#log.info({ prefetch: this.#concurrency }, 'consumer started');
         },
         closed: (raw) => {
@@ -191,11 +209,7 @@ export class QueueConsumer<T> implements Consumer {
     }
   }
 
-  #onMessage(message: ConsumeMessage): void {
-    // Set up before any consume on it, and replaced only after it closed: this is the
-    // channel the message came on, the only one its ack means anything to.
-    const channel = this.#channel?.current;
-    if (channel === undefined) return;
+  #onMessage(channel: ConfirmChannel, message: ConsumeMessage): void {
     if (this.#stopping) {
       // Arrived between basic.cancel and its reply: give it back untouched.
       this.#safely(channel, () => {
@@ -210,6 +224,7 @@ export class QueueConsumer<T> implements Consumer {
       message,
       controller,
       abandoned: false,
+      settling: false,
       done: Promise.resolve(),
     };
     this.#inFlight.add(delivery);
@@ -237,6 +252,7 @@ export class QueueConsumer<T> implements Consumer {
       this.#log.warn({ ...context, outcome: outcome.action }, 'message left to the broker');
       return;
     }
+    delivery.settling = true;
     try {
       if (outcome.action !== 'ack') {
         const { code, message: text } = describeError(outcome.error);
@@ -270,11 +286,16 @@ export class QueueConsumer<T> implements Consumer {
         channel.ack(message);
       });
     } catch (error) {
-      // The copy was not confirmed. A retry goes back to the queue (the delivery limit bounds
-      // that); a dead letter is rejected into the dead queue by the work queue's own
-      // dead-letter arguments. Nothing is lost and nothing loops.
+      // The copy was not confirmed. A retry goes back to the queue after a pause (each
+      // requeue counts against the delivery limit); a dead letter is rejected into the dead
+      // queue by the work queue's own dead-letter arguments. Nothing is lost, nothing loops.
       const requeue = outcome.action === 'retry';
       this.#log.error({ ...context, err: error, requeue }, 'settling the message failed');
+      if (error instanceof UnroutableMessageError) {
+        // Someone deleted a retry or dead queue: declare them again for the next attempt.
+        await declareTopology(channel, this.#topology).catch(() => undefined);
+      }
+      if (requeue) await sleep(this.#host.reopenDelayMs);
       this.#safely(channel, () => {
         channel.nack(message, false, requeue);
       });
@@ -355,8 +376,9 @@ export class QueueConsumer<T> implements Consumer {
 
   async #stop(timeoutMs: number): Promise<CancelResult> {
     this.#stopping = true;
-    if (this.#consumerTag !== undefined) {
-      await this.#channel?.wrapper.cancel(this.#consumerTag).catch((error: unknown) => {
+    const subscription = this.#subscription;
+    if (subscription !== undefined && this.#channel?.isOpen(subscription.raw)) {
+      await subscription.raw.cancel(subscription.consumerTag).catch((error: unknown) => {
         this.#log.warn({ err: error }, 'basic.cancel failed');
       });
     }
@@ -367,8 +389,10 @@ export class QueueConsumer<T> implements Consumer {
       sleep(timeoutMs, false, { signal: waiting.signal }).catch(() => false),
     ]);
     waiting.abort();
-    const abandoned = this.#inFlight.size;
+    let abandoned = 0;
     for (const delivery of this.#inFlight) {
+      if (delivery.settling) continue; // acked or rejected in a moment
+      abandoned += 1;
       delivery.abandoned = true;
       delivery.controller.abort(new HandlerAbortedError('AMQP_CONSUMER_STOPPED', this.queue));
       this.#safely(delivery.channel, () => {

@@ -25,8 +25,8 @@ export interface PublishResult {
 }
 
 /**
- * The one way this package publishes: persistent, `mandatory`, and resolved only once the
- * broker confirmed the message into a queue. While disconnected, amqp-connection-manager
+ * The one way this package publishes: persistent, `mandatory` (see ManagedChannel), and
+ * resolved only once the broker confirmed the message into a queue. While disconnected, amqp-connection-manager
  * holds messages and sends them after reconnecting; its `publishTimeout` bounds that wait,
  * so a caller learns of an unreachable broker instead of hanging.
  */
@@ -76,23 +76,18 @@ export class Publisher {
     timeoutMs?: number,
   ): Promise<void> {
     if (this.#isClosed()) throw new PublishFailedError(queue, 'the connection is closed');
+    const timeout = timeoutMs ?? this.#timeoutMs;
     try {
-      await this.#channel.wrapper.sendToQueue(queue, content, {
-        ...properties,
-        persistent: true,
-        mandatory: true,
-        ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
-      });
+      await this.#channel.sendToQueue(queue, content, { ...properties, persistent: true }, timeout);
     } catch (error) {
+      if (error instanceof UnroutableMessageError) throw error;
       // amqp-connection-manager's only sign of its publishTimeout is a bare Error('timeout').
       if (error instanceof Error && error.message === 'timeout') {
-        throw new PublishTimeoutError(queue, timeoutMs ?? this.#timeoutMs, { cause: error });
+        throw new PublishTimeoutError(queue, timeout, { cause: error });
       }
       const reason = error instanceof Error ? error.message : String(error);
       throw new PublishFailedError(queue, reason, { cause: error });
     }
-    // The broker sends basic.return before the confirm of an unroutable mandatory message.
-    if (this.#channel.takeReturned(properties.messageId)) throw new UnroutableMessageError(queue);
   }
 }
 

@@ -9,7 +9,14 @@ import {
   retryQueueName,
   type AmqpConnection,
 } from '@mp3converter/amqp';
-import { Inspector, deleteQueues, getQueue, queueNames, runPrefix } from '@mp3converter/testkit';
+import {
+  Inspector,
+  deleteQueues,
+  dropConnections,
+  getQueue,
+  queueNames,
+  runPrefix,
+} from '@mp3converter/testkit';
 import { connectForTest, eventually, uniqueQueue } from './broker.ts';
 
 const prefix = runPrefix('topology');
@@ -105,6 +112,23 @@ describe('topology', () => {
     });
     await connection.publish(queue, { n: 1 });
     await eventually(() => seen.length === 1, 'a message on the other queue');
+  });
+
+  it('keeps publishing after a reconnect when a consume was refused earlier', async () => {
+    const conflicting = uniqueQueue(prefix);
+    await inspector.channel.assertQueue(conflicting, { durable: true });
+    const queue = uniqueQueue(prefix);
+    const name = `${prefix}-refused-then-reconnected`;
+    const connection = await connectForTest(name, { topology: [{ queue }] });
+    connections.push(connection);
+    await assert.rejects(
+      connection.consume({ queue: conflicting }, z.object({}), () => undefined),
+      TopologyError,
+    );
+    assert.equal(await dropConnections(name), 1);
+    // The refused queue is not re-declared by the publisher after the reconnect.
+    await connection.publish(queue, { n: 1 });
+    assert.equal((await inspector.take(queue)).content.toString(), '{"n":1}');
   });
 
   it('moves an expired retry message back to the work queue', async () => {
