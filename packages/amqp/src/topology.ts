@@ -22,11 +22,11 @@ export interface QueueTopology {
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = Object.freeze([5_000, 30_000, 120_000]);
 
 /**
- * How often the broker hands out the same message before dead-lettering it. Only
- * deliveries that end without an ack count (a worker that died or lost its
- * connection mid-job), so a message that kills its worker cannot crash-loop.
- * Handled failures go through the retry queues and do not count. A constant, not
- * an option: every service must declare the queue with the same arguments.
+ * How often the broker hands out the same message before dead-lettering it. Every
+ * delivery that ends without an ack counts (a worker that died, lost its channel, or
+ * requeued the message), so a message that kills its worker cannot crash-loop. Handled
+ * failures go through the retry queues as new messages and do not count. A constant,
+ * not an option: every service must declare the queue with the same arguments.
  */
 export const WORK_QUEUE_DELIVERY_LIMIT = 5;
 

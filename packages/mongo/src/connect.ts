@@ -16,8 +16,9 @@ export interface MongoConnectOptions {
    */
   serverSelectionTimeoutMs?: number;
   /**
-   * How long a command may wait for its reply, and an operation for a free pooled connection.
-   * Default 30 s; keep it above the slowest single command the service sends.
+   * How long a command may wait for its reply, and an operation for a free pooled connection:
+   * what bounds a server that stalls rather than goes away. Default 10 s; keep it above the
+   * slowest single command the service sends.
    */
   socketTimeoutMs?: number;
 }
@@ -39,12 +40,13 @@ export interface MongoConnection {
 /**
  * Connects and resolves once the server answered a ping. If it is unreachable the promise
  * rejects with DependencyUnavailableError('mongodb') after `serverSelectionTimeoutMs`. The
- * driver reconnects by itself after an outage; operations during one fail within the same
- * timeout (map their errors with `mongoError`).
+ * driver reconnects by itself after an outage. Operations while the server is gone fail
+ * within `serverSelectionTimeoutMs`; while it stalls, within about `socketTimeoutMs` (map
+ * their errors with `mongoError`).
  */
 export async function connectMongo(options: MongoConnectOptions): Promise<MongoConnection> {
   const serverSelectionTimeoutMs = options.serverSelectionTimeoutMs ?? 5_000;
-  const socketTimeoutMs = options.socketTimeoutMs ?? 30_000;
+  const socketTimeoutMs = options.socketTimeoutMs ?? 10_000;
   const client = new MongoClient(options.url, {
     appName: options.appName,
     serverSelectionTimeoutMS: serverSelectionTimeoutMs,

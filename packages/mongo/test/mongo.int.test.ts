@@ -16,7 +16,7 @@ import {
 } from '@mp3converter/testkit';
 import { MongoServerSelectionError } from 'mongodb';
 
-import { connectMongo, type MongoConnection } from '../src/index.ts';
+import { connectMongo, mongoError, type MongoConnection } from '../src/index.ts';
 
 const dbName = `mp3test_mongo_${randomUUID().replaceAll('-', '')}`;
 const serverPort = Number(new URL(testServers.mongoUrl).port);
@@ -128,6 +128,37 @@ describe('connectMongo', () => {
         }
         await mongo.ping();
         assert.equal(await mongo.db().collection('things').countDocuments({ n: 99 }), 0);
+      } finally {
+        await mongo.close();
+      }
+    });
+
+    it('fails an operation with DependencyUnavailableError while the server stalls', async () => {
+      const mongo = await connectMongo({
+        url: `mongodb://127.0.0.1:${proxy.port}/${dbName}?directConnection=true`,
+        appName: 'mongo-test',
+        serverSelectionTimeoutMs: 1_000,
+        socketTimeoutMs: 2_000,
+      });
+      const things = mongo.db().collection('things');
+      try {
+        await mongo.ping();
+        proxy.stall(); // connections stay open; nothing gets through
+        try {
+          const started = performance.now();
+          await assert.rejects(
+            things.countDocuments({ n: 98 }).catch((error: unknown) => {
+              throw mongoError(error);
+            }),
+            DependencyUnavailableError,
+          );
+          assert.ok(performance.now() - started < 15_000, 'rejected within 15 s, not hanging');
+        } finally {
+          proxy.resume();
+        }
+        await waitFor(async () => (await things.countDocuments({ n: 98 }).catch(() => -1)) === 0, {
+          what: 'an operation after the stall',
+        });
       } finally {
         await mongo.close();
       }

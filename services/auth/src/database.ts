@@ -109,8 +109,21 @@ export class Database {
     };
   }
 
-  async end(): Promise<void> {
-    await this.#pool.promise().end();
+  /**
+   * Closes the pool within `timeoutMs`. During an outage a connection still connecting
+   * makes end() reject or wait: shutdown must not fail on that, so what is left is dropped.
+   */
+  async end(timeoutMs = 5_000): Promise<void> {
+    const ended = this.#pool
+      .promise()
+      .end()
+      .catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([ended, late]);
+    clearTimeout(timer);
   }
 
   #acquire(deadline: number): Promise<PoolConnection> {

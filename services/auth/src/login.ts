@@ -3,7 +3,7 @@ import type { Logger } from '@mp3converter/logging';
 import type { BasicCredentials } from './credentials.ts';
 import { normalizeEmail } from './emails.ts';
 import type { LoginThrottle } from './login-throttle.ts';
-import { passwordLengthProblem, verifyPassword } from './passwords.ts';
+import { passwordTooLong, verifyPassword } from './passwords.ts';
 import { issueToken, type IssuedToken, type TokenSettings } from './tokens.ts';
 import type { UsersRepository } from './users.repository.ts';
 
@@ -29,8 +29,7 @@ export class Login {
   async attempt(credentials: BasicCredentials, ip: string): Promise<IssuedToken> {
     const email = normalizeEmail(credentials.email);
     const counted = await this.deps.throttle.count(email, ip);
-    const plausible =
-      email !== undefined && passwordLengthProblem(credentials.password) === undefined;
+    const plausible = email !== undefined && !passwordTooLong(credentials.password);
     const user = plausible ? await this.deps.users.findByEmail(email) : undefined;
     const valid = await verifyPassword(
       user?.passwordHash ?? this.deps.decoyHash,

@@ -22,6 +22,14 @@ export function passwordLengthProblem(password: string): string | undefined {
   return undefined;
 }
 
+/**
+ * At login only the upper bound applies: it keeps oversized input away from argon2, while
+ * accounts made under an older minimum can still log in.
+ */
+export function passwordTooLong(password: string): boolean {
+  return Array.from(password).length > MAX_PASSWORD_LENGTH;
+}
+
 export const passwordSchema = z
   .string({ error: 'must be a string' })
   .superRefine((password, ctx) => {

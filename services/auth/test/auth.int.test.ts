@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
 import mysql from 'mysql2/promise';
+import { hash } from '@node-rs/argon2';
 import { rawRequest, testServers } from '@mp3converter/testkit';
 import {
   ADMIN,
@@ -174,6 +175,25 @@ describe('POST /login', () => {
     const email = uniqueEmail();
     const password = '\u{1F600}'.repeat(129); // 129 code points, 258 UTF-16 code units
     assert.equal((await register({ email, password })).status, 201);
+    assert.equal((await login(basic(email, password))).status, 200);
+  });
+
+  it('logs in an account whose password met the older minimum of 8 UTF-16 units', async () => {
+    // Four emoji: 8 UTF-16 units (accepted before the rule counted code points), 4 code points.
+    const email = uniqueEmail('legacy');
+    const password = '\u{1F600}'.repeat(4);
+    const connection = await mysql.createConnection({
+      ...testServers.mysql,
+      database: auth.database.name,
+    });
+    try {
+      await connection.query(
+        'INSERT INTO users (email, email_key, password_hash, is_admin) VALUES (?, ?, ?, 0)',
+        [email, email, await hash(password)],
+      );
+    } finally {
+      await connection.end();
+    }
     assert.equal((await login(basic(email, password))).status, 200);
   });
 
