@@ -4,7 +4,6 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 
 import { DependencyUnavailableError } from '@mp3converter/errors';
@@ -170,11 +169,15 @@ describe('GridFS helpers against the Mongo-wire server', () => {
       ['b.mp4', 'bob'],
       ['c.mp4', 'alice'],
     ] as const) {
-      await uploadFromStream(bucket, streamOf(randomBytes(1500)), {
+      const uploaded = await uploadFromStream(bucket, streamOf(randomBytes(1500)), {
         filename,
         metadata: { owner },
       });
-      await sleep(5); // distinct uploadDate milliseconds
+      // The next upload must get a later uploadDate (millisecond resolution).
+      await waitFor(() => Date.now() > uploaded.uploadDate.getTime(), {
+        what: 'the clock to pass the upload date',
+        intervalMs: 1,
+      });
     }
     const names = (files: { filename: string }[]) => files.map((f) => f.filename);
 
