@@ -3,7 +3,12 @@ import type { ConfirmChannel, Message, Options } from 'amqplib';
 import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
 import { DependencyUnavailableError } from '@mp3converter/errors';
 import type { Logger } from '@mp3converter/logging';
-import { TopologyError, UnroutableMessageError } from './errors.ts';
+import {
+  PublishFailedError,
+  PublishTimeoutError,
+  TopologyError,
+  UnroutableMessageError,
+} from './errors.ts';
 
 export interface ChannelHooks {
   /** Runs on every new raw channel (first, after reconnects, after a reopen) before use. */
@@ -40,9 +45,8 @@ export class ManagedChannel {
   readonly #returned = new Set<string>();
   #wrapper: ChannelWrapper;
   #firstError: unknown;
-  #reopenTimer: NodeJS.Timeout | undefined;
-  /** Resolves when a pending reopen has put a new wrapper in place. */
-  #reopened: Promise<void> | undefined;
+  /** A reopen waiting out `reopenDelayMs`; `done` resolves once it ran or close() cancelled it. */
+  #reopening: { timer: NodeJS.Timeout; done: Promise<void>; finish: () => void } | undefined;
   #closed = false;
 
   constructor(manager: AmqpConnectionManager, hooks: ChannelHooks, settings: ChannelSettings) {
@@ -99,19 +103,21 @@ export class ManagedChannel {
   }
 
   /**
-   * Publishes and resolves once the broker confirmed the message into a queue. A message
-   * caught in the old wrapper when the channel is reopened goes again on the new one.
-   * Rejects with the library's error (a bare Error('timeout') past `timeoutMs`), or
-   * UnroutableMessageError when no queue took it.
+   * The one way this package publishes: persistent, `mandatory`, and resolved only once the
+   * broker confirmed the message into a queue. While disconnected, amqp-connection-manager
+   * holds messages and sends them after reconnecting; its `publishTimeout` bounds that wait,
+   * so a caller learns of an unreachable broker instead of hanging. A message caught in a
+   * channel the broker closed goes again on the one that replaces it.
    */
-  async sendToQueue(
+  async send(
     queue: string,
     content: Buffer,
-    options: Options.Publish,
+    properties: Options.Publish,
     timeoutMs = this.#settings.publishTimeoutMs,
   ): Promise<void> {
+    if (this.#closed) throw new PublishFailedError(queue, 'the channel is closed');
     const publishId = randomUUID();
-    const given = (options.headers ?? {}) as Record<string, unknown>; // amqplib types it any
+    const given = (properties.headers ?? {}) as Record<string, unknown>; // amqplib types it any
     const headers = { ...given, [PUBLISH_ID_HEADER]: publishId };
     const deadline = Date.now() + timeoutMs;
     try {
@@ -119,18 +125,16 @@ export class ManagedChannel {
         const wrapper = this.#wrapper;
         try {
           const timeout = Math.max(1, deadline - Date.now());
-          await wrapper.sendToQueue(queue, content, {
-            ...options,
-            headers,
-            mandatory: true,
-            timeout,
-          });
+          const options = { ...properties, headers, persistent: true, mandatory: true, timeout };
+          await wrapper.sendToQueue(queue, content, options);
           break;
         } catch (error) {
-          if (this.#closed) throw error;
-          // Caught in a channel the broker closed: send again on the one that replaces it.
-          if (wrapper === this.#wrapper && this.#reopened === undefined) throw error;
-          if (wrapper === this.#wrapper) await this.#reopened;
+          const reopening = this.#reopening;
+          if (wrapper === this.#wrapper && reopening === undefined) {
+            throw publishError(queue, timeoutMs, error);
+          }
+          if (reopening !== undefined) await reopening.done;
+          if (this.#isClosed()) throw publishError(queue, timeoutMs, error);
         }
       }
       // The broker sends basic.return before the confirm of an unroutable mandatory message.
@@ -147,8 +151,10 @@ export class ManagedChannel {
 
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#reopenTimer);
-    this.#reopenTimer = undefined;
+    if (this.#reopening !== undefined) {
+      clearTimeout(this.#reopening.timer);
+      this.#reopening.finish();
+    }
     await this.#wrapper.close().catch(() => undefined);
   }
 
@@ -188,20 +194,29 @@ export class ManagedChannel {
   }
 
   #replace(wrapper: ChannelWrapper, error: Error): void {
-    if (this.#closed || wrapper !== this.#wrapper || this.#reopenTimer !== undefined) return;
+    if (this.#closed || wrapper !== this.#wrapper || this.#reopening !== undefined) return;
     const { log, name, reopenDelayMs } = this.#settings;
     log.error({ err: error, channel: name, reopenDelayMs }, 'amqp channel lost, reopening it');
-    this.#reopened = new Promise((resolve) => {
-      this.#reopenTimer = setTimeout(() => {
-        this.#reopenTimer = undefined;
-        this.#reopened = undefined;
-        if (!this.#closed && wrapper === this.#wrapper) {
-          this.#wrapper = this.#open();
-          void wrapper.close().catch(() => undefined);
-        }
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => {
+      finish = () => {
+        this.#reopening = undefined;
         resolve();
-      }, reopenDelayMs);
+      };
     });
+    const timer = setTimeout(() => {
+      if (!this.#closed && wrapper === this.#wrapper) {
+        this.#wrapper = this.#open();
+        void wrapper.close().catch(() => undefined);
+      }
+      finish();
+    }, reopenDelayMs);
+    this.#reopening = { timer, done, finish };
+  }
+
+  /** A method, so that TypeScript does not carry a narrowing of #closed across an await. */
+  #isClosed(): boolean {
+    return this.#closed;
   }
 }
 
@@ -209,4 +224,13 @@ export class ManagedChannel {
 export function isBrokerRefusal(error: unknown): boolean {
   const code: unknown = (error as { code?: unknown } | null)?.code;
   return typeof code === 'number' && code >= 300;
+}
+
+function publishError(queue: string, timeoutMs: number, error: unknown): Error {
+  // amqp-connection-manager's only sign of its publishTimeout is a bare Error('timeout').
+  if (error instanceof Error && error.message === 'timeout') {
+    return new PublishTimeoutError(queue, timeoutMs, { cause: error });
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return new PublishFailedError(queue, reason, { cause: error });
 }

@@ -1,15 +1,16 @@
 import { AmqpConnectionManagerClass, type AmqpConnectionManager } from 'amqp-connection-manager';
 import type { z } from 'zod';
+import { randomUUID } from 'node:crypto';
 import { DependencyUnavailableError } from '@mp3converter/errors';
 import type { Logger } from '@mp3converter/logging';
 import { ManagedChannel } from './channel.ts';
+import { HEADERS, resolveCorrelationId, type Headers } from './headers.ts';
 import {
   QueueConsumer,
   type ConsumeOptions,
   type Consumer,
   type MessageHandler,
 } from './consumer.ts';
-import { Publisher, type PublishOptions, type PublishResult } from './publisher.ts';
 import {
   DEFAULT_RETRY_DELAYS_MS,
   declareTopology,
@@ -38,6 +39,21 @@ export interface ConnectOptions {
   topology?: readonly QueueTopology[];
 }
 
+export interface PublishOptions {
+  /** Defaults to the correlation id of the work in hand (currentCorrelationId()), else a new one. */
+  correlationId?: string;
+  headers?: Headers;
+  /** Defaults to a new uuid; pass a deterministic id (e.g. the job id) to make duplicates recognisable. */
+  messageId?: string;
+  /** Overrides the connection's publish timeout. */
+  timeoutMs?: number;
+}
+
+export interface PublishResult {
+  messageId: string;
+  correlationId: string;
+}
+
 /** The broker address without credentials, for logs. */
 export function describeBroker(url: string): string {
   try {
@@ -64,7 +80,6 @@ export class AmqpConnection {
   readonly #topology = new Map<string, QueueTopology>();
   readonly #consumers = new Set<Consumer>();
   readonly #channel: ManagedChannel;
-  readonly #publisher: Publisher;
   #closed = false;
 
   constructor(options: ConnectOptions) {
@@ -111,7 +126,6 @@ export class AmqpConnection {
         log: this.#log,
       },
     );
-    this.#publisher = new Publisher(this.#channel, this.#publishTimeoutMs, () => this.#closed);
   }
 
   /** Connects, declares the topology and opens the publisher channel; throws if the broker is not there. */
@@ -132,8 +146,25 @@ export class AmqpConnection {
   }
 
   /** Publishes `message` as JSON to `queue`; resolves once the broker has confirmed it. */
-  publish(queue: string, message: unknown, options?: PublishOptions): Promise<PublishResult> {
-    return this.#publisher.publish(queue, message, options);
+  async publish(
+    queue: string,
+    message: unknown,
+    options: PublishOptions = {},
+  ): Promise<PublishResult> {
+    const correlationId = resolveCorrelationId(options.correlationId);
+    const messageId = options.messageId ?? randomUUID();
+    const json = JSON.stringify(message) as string | undefined;
+    if (json === undefined) throw new TypeError('the message cannot be encoded as JSON');
+    const properties = {
+      contentType: 'application/json',
+      contentEncoding: 'utf-8',
+      messageId,
+      timestamp: Math.floor(Date.now() / 1000),
+      correlationId,
+      headers: { ...options.headers, [HEADERS.correlationId]: correlationId },
+    };
+    await this.#channel.send(queue, Buffer.from(json), properties, options.timeoutMs);
+    return { messageId, correlationId };
   }
 
   /**
@@ -150,7 +181,7 @@ export class AmqpConnection {
     if (this.#closed) throw new Error('the connection is closed');
     const consumer = new QueueConsumer(this.#check(topology), schema, handler, options, {
       manager: this.#manager,
-      publisher: this.#publisher,
+      send: (queue, content, properties) => this.#channel.send(queue, content, properties),
       publishTimeoutMs: this.#publishTimeoutMs,
       reopenDelayMs: this.#reopenDelayMs,
       logger: this.#logger,

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import type { AmqpConnectionManager } from 'amqp-connection-manager';
 import type { z } from 'zod';
 import { newCorrelationId, withCorrelationId, type Logger } from '@mp3converter/logging';
@@ -13,7 +13,6 @@ import {
   type DeathReason,
   type Headers,
 } from './headers.ts';
-import type { Publisher } from './publisher.ts';
 import { decideFailure, describeError } from './retry-policy.ts';
 import {
   DEFAULT_RETRY_DELAYS_MS,
@@ -78,7 +77,8 @@ export interface Consumer {
 /** What the consumer needs from its connection. */
 export interface ConsumerHost {
   manager: AmqpConnectionManager;
-  publisher: Publisher;
+  /** The connection's one publish path, for retry and dead-letter copies. */
+  send(queue: string, content: Buffer, properties: Options.Publish): Promise<void>;
   publishTimeoutMs: number;
   reopenDelayMs: number;
   logger: Logger;
@@ -275,7 +275,7 @@ export class QueueConsumer<T> implements Consumer {
           correlationId,
           headers,
         });
-        await this.#host.publisher.send(target, message.content, copy);
+        await this.#host.send(target, message.content, copy);
         const level = dead && !(outcome.error instanceof InvalidMessageError) ? 'error' : 'warn';
         this.#log[level]({ ...context, err: outcome.error, target }, `message sent to ${target}`);
       } else {

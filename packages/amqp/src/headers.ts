@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { MessageProperties, Options } from 'amqplib';
-import { sanitizeCorrelationId } from '@mp3converter/logging';
+import {
+  currentCorrelationId,
+  newCorrelationId,
+  sanitizeCorrelationId,
+} from '@mp3converter/logging';
 
 /** Message headers this package reads and writes. */
 export const HEADERS = {
@@ -82,4 +86,14 @@ export function republishProperties(
     correlationId: input.correlationId,
     headers: { ...kept, [HEADERS.correlationId]: input.correlationId, ...input.headers },
   };
+}
+
+/** A given correlation id if it is safe in headers and logs; else that of the work in hand, or a new one. */
+export function resolveCorrelationId(given: string | undefined): string {
+  if (given === undefined) return currentCorrelationId() ?? newCorrelationId();
+  const correlationId = sanitizeCorrelationId(given);
+  if (correlationId === undefined) {
+    throw new TypeError('a correlation id is 1-128 characters of A-Z a-z 0-9 . _ : -');
+  }
+  return correlationId;
 }

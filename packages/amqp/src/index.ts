@@ -3,8 +3,14 @@
  * retry and dead queues), confirmed publishing, and a consumer wrapper that owns
  * ack, retry and dead-lettering so handlers only return or throw.
  */
-export { AmqpConnection, connectAmqp, describeBroker, type ConnectOptions } from './connection.ts';
-export type { PublishOptions, PublishResult } from './publisher.ts';
+export {
+  AmqpConnection,
+  connectAmqp,
+  describeBroker,
+  type ConnectOptions,
+  type PublishOptions,
+  type PublishResult,
+} from './connection.ts';
 export type {
   CancelResult,
   ConsumeOptions,
