@@ -57,7 +57,8 @@ apt_install() {
   # scripts go through invoke-rc.d or deb-systemd-invoke, which obey
   # policy-rc.d ("exit 101": not allowed); RUNLEVEL=1 does not stop them under
   # systemd. A subshell, so that its EXIT trap removes our policy-rc.d however
-  # apt-get ends. (Called from `cmd || apt_install`, so no set -e here.)
+  # apt-get ends. Each step checks its own failure: `( ... ) || exit 1` switches
+  # set -e off inside the subshell, and some callers run this as `cmd || apt_install`.
   (
     if [ ! -e "$POLICY_RC_D" ] || grep -qF "$POLICY_RC_D_MARK" "$POLICY_RC_D" 2>/dev/null; then
       trap 'as_root rm -f "$POLICY_RC_D"' EXIT
