@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+
 /**
  * The error model shared by every service. Each error has a stable `code` that
  * clients and logs can rely on, an HTTP `status` for the API edge, and a
@@ -151,7 +153,8 @@ export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 /** What every problem document says; extensions (e.g. `errors`, `checks`) may be added. */
 // A type alias, not an interface: callers pass object types that then count as records.
 export type ProblemFields = {
-  title: string;
+  /** Defaults to the status's reason phrase ("Service Unavailable"). */
+  title?: string;
   status: number;
   code: string;
   detail?: string;
@@ -159,6 +162,7 @@ export type ProblemFields = {
 
 /** An RFC 9457 problem document with the stable `code` clients switch on. */
 export type Problem = ProblemFields & {
+  title: string;
   type: string;
   requestId?: string;
   [extension: string]: unknown;
@@ -175,6 +179,7 @@ export function problemDocument(
   return {
     type: `urn:mp3converter:problem:${problem.code.toLowerCase().replaceAll('_', '-')}`,
     ...problem,
+    title: problem.title ?? STATUS_CODES[problem.status] ?? 'Error',
     ...(requestId === undefined ? {} : { requestId }),
   };
 }

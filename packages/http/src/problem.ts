@@ -1,4 +1,3 @@
-import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import {
   AppError,
@@ -25,10 +24,6 @@ export function sendProblem(res: Response, problem: ProblemInput): void {
   }
   const body = problemDocument(problem, currentCorrelationId());
   res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
-}
-
-function title(status: number): string {
-  return STATUS_CODES[status] ?? 'Error';
 }
 
 /** Errors raised by Express's own body parsers carry `type` and `status`. */
@@ -117,7 +112,6 @@ export function problemHandler(log: Logger): ErrorRequestHandler {
       if (error.status >= 500) log.warn({ err: error }, 'request failed on a dependency');
       sendProblem(res, {
         status: error.status,
-        title: title(error.status),
         code: error.code,
         detail: error.message,
         ...(error instanceof ValidationError ? { errors: error.fields } : {}),
@@ -127,13 +121,12 @@ export function problemHandler(log: Logger): ErrorRequestHandler {
     const known = knownRequestError(error);
     if (known !== undefined) {
       const [status, code, detail] = known;
-      sendProblem(res, { status, title: title(status), code, detail });
+      sendProblem(res, { status, code, detail });
       return;
     }
     log.error({ err: error }, 'unexpected error');
     sendProblem(res, {
       status: 500,
-      title: title(500),
       code: 'INTERNAL',
       detail: 'an unexpected error occurred; quote the request id when reporting it',
     });

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PROBLEM_CONTENT_TYPE, problemDocument } from '@mp3converter/errors';
 import type { Logger } from '@mp3converter/logging';
 import { startHttpServer } from './http-server.ts';
 import {
@@ -25,14 +26,17 @@ export interface ProbeServer {
 
 const NOT_FOUND: ProbeAnswer = {
   status: 404,
-  headers: { 'content-type': 'application/problem+json' },
-  body: JSON.stringify({
-    type: 'urn:mp3converter:problem:route-not-found',
-    title: 'Not Found',
-    status: 404,
-    code: 'ROUTE_NOT_FOUND',
-    detail: 'this port answers GET /healthz and GET /readyz only',
-  }),
+  headers: { 'content-type': PROBLEM_CONTENT_TYPE },
+  body: JSON.stringify(
+    problemDocument(
+      {
+        status: 404,
+        code: 'ROUTE_NOT_FOUND',
+        detail: 'this port answers GET /healthz and GET /readyz only',
+      },
+      undefined,
+    ),
+  ),
 };
 
 function send(res: ServerResponse, answer: ProbeAnswer): void {

@@ -1,4 +1,3 @@
-import { STATUS_CODES } from 'node:http';
 import {
   DependencyUnavailableError,
   PROBLEM_CONTENT_TYPE,
@@ -91,7 +90,6 @@ export async function readinessAnswer(
   const error = new DependencyUnavailableError(Object.keys(report.failures).join(', '));
   const problem = problemDocument(
     {
-      title: STATUS_CODES[error.status] ?? 'Service Unavailable',
       status: error.status,
       code: error.code,
       detail: error.message,

@@ -127,18 +127,9 @@ describe('MySQL outages', () => {
         'liveness does not depend on MySQL',
       );
       for (let i = 0; i < 3; i += 1) {
-        const login = await rawRequest(`${auth.url}/login`, {
-          method: 'POST',
-          headers: { authorization: basic(ADMIN.email, ADMIN.password) },
-        });
-        assertUnavailable(login);
+        assertUnavailable(await loginRequest(auth.url, ADMIN.email, ADMIN.password));
       }
-      const registration = await rawRequest(`${auth.url}/register`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: 'during-outage@example.com', password: 'password-123' }),
-      });
-      assertUnavailable(registration);
+      assertUnavailable(await registerRequest(auth.url, 'during-outage@example.com'));
 
       await proxy.restore();
       await waitFor(async () => (await rawRequest(`${auth.url}/readyz`)).status === 200, {
