@@ -44,9 +44,31 @@ export const MP3_BITRATES_KBPS = [64, 96, 128, 160, 192, 256, 320] as const;
 export type Mp3BitrateKbps = (typeof MP3_BITRATES_KBPS)[number];
 export const DEFAULT_BITRATE_KBPS: Mp3BitrateKbps = 192;
 
-export const conversionOptionsSchema = z.object({
-  bitrate_kbps: z.literal(MP3_BITRATES_KBPS).default(DEFAULT_BITRATE_KBPS),
-});
+/** LAME's VBR quality scale (ffmpeg `-q:a`): 0 is the best and largest, 9 the smallest. */
+export const MIN_VBR_QUALITY = 0;
+export const MAX_VBR_QUALITY = 9;
+
+/**
+ * How to encode the MP3: a constant bitrate, or LAME's variable bitrate at a quality. When
+ * neither is given the default is CBR at DEFAULT_BITRATE_KBPS; giving both is an error.
+ */
+export type ConversionOptions =
+  | { bitrate_kbps: Mp3BitrateKbps; vbr_quality?: never }
+  | { vbr_quality: number; bitrate_kbps?: never };
+
+export const conversionOptionsSchema = z
+  .object({
+    bitrate_kbps: z.literal(MP3_BITRATES_KBPS).optional(),
+    vbr_quality: z.int().min(MIN_VBR_QUALITY).max(MAX_VBR_QUALITY).optional(),
+  })
+  .refine((o) => o.bitrate_kbps === undefined || o.vbr_quality === undefined, {
+    message: 'give bitrate_kbps or vbr_quality, not both',
+  })
+  .transform((o): ConversionOptions =>
+    o.vbr_quality === undefined
+      ? { bitrate_kbps: o.bitrate_kbps ?? DEFAULT_BITRATE_KBPS }
+      : { vbr_quality: o.vbr_quality },
+  );
 
 const jobFields = {
   schema_version: z.literal(SCHEMA_VERSION),
@@ -83,7 +105,6 @@ export type VideoMessage = z.output<typeof videoMessageSchema>;
 export type VideoMessageInput = z.input<typeof videoMessageSchema>;
 export type Mp3Message = z.output<typeof mp3MessageSchema>;
 export type Mp3MessageInput = z.input<typeof mp3MessageSchema>;
-export type ConversionOptions = z.output<typeof conversionOptionsSchema>;
 
 export interface ConversionResult {
   mp3_fid: string;

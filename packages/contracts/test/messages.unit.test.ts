@@ -65,6 +65,26 @@ describe('videoMessageSchema', () => {
     assert.deepEqual(issuePaths(result), ['options.bitrate_kbps']);
   });
 
+  it('takes a LAME VBR quality instead of a bitrate, 0 to 9', () => {
+    for (const quality of [0, 4, 9]) {
+      const message = videoMessageSchema.parse(videoInput({ options: { vbr_quality: quality } }));
+      assert.deepEqual(message.options, { vbr_quality: quality });
+    }
+    for (const quality of [-1, 10, 2.5, '2']) {
+      const result = videoMessageSchema.safeParse(
+        videoInput({ options: { vbr_quality: quality } }),
+      );
+      assert.deepEqual(issuePaths(result), ['options.vbr_quality'], `quality ${String(quality)}`);
+    }
+  });
+
+  it('rejects a bitrate and a VBR quality together', () => {
+    const result = videoMessageSchema.safeParse(
+      videoInput({ options: { bitrate_kbps: 128, vbr_quality: 2 } }),
+    );
+    assert.deepEqual(issuePaths(result), ['options']);
+  });
+
   it('does not coerce types: a numeric string bitrate is rejected', () => {
     const result = videoMessageSchema.safeParse(videoInput({ options: { bitrate_kbps: '192' } }));
     assert.deepEqual(issuePaths(result), ['options.bitrate_kbps']);

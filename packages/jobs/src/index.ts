@@ -1,0 +1,24 @@
+/**
+ * The job model shared by the gateway, the converter and the notification service: the
+ * document, its states and allowed transitions, and the one collection they live in.
+ */
+export {
+  JOB_STATUSES,
+  JOB_TRANSITIONS,
+  canTransition,
+  type JobDocument,
+  type JobError,
+  type JobStatus,
+  type NewJob,
+  type StoredMp3,
+  type StoredVideo,
+} from './job.ts';
+export {
+  DEFAULT_PAGE_SIZE,
+  JOBS_COLLECTION,
+  JobStore,
+  MAX_PAGE_SIZE,
+  type JobPage,
+  type TransitionChanges,
+} from './store.ts';
+export { decodeCursor, encodeCursor, type JobCursor } from './cursor.ts';

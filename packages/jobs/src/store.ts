@@ -1,0 +1,197 @@
+import { mongoError } from '@mp3converter/mongo';
+import type { Collection, Db, Filter, UpdateFilter } from 'mongodb';
+
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { canTransition, type JobDocument, type JobStatus, type NewJob } from './job.ts';
+
+export const JOBS_COLLECTION = 'jobs';
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+export interface JobPage {
+  jobs: JobDocument[];
+  /** Pass back as `cursor` for the next (older) page; absent on the last page. */
+  nextCursor?: string;
+}
+
+/** Fields a transition may set along with the new status. */
+export type TransitionChanges = Partial<
+  Pick<JobDocument, 'progress' | 'mp3' | 'durationSeconds' | 'error' | 'startedAt' | 'finishedAt'>
+>;
+
+const NOT_DELETED = { deletedAt: { $exists: false } } as const;
+
+/**
+ * The jobs collection: every read and write of a job goes through here. Server errors are
+ * rethrown with `mongoError`, so an outage is a DependencyUnavailableError (503, retryable).
+ */
+export class JobStore {
+  readonly collection: Collection<JobDocument>;
+
+  constructor(db: Db, collectionName = JOBS_COLLECTION) {
+    this.collection = db.collection<JobDocument>(collectionName);
+  }
+
+  /** Creates the indexes the queries need; safe to call on every start. */
+  async ensureIndexes(): Promise<void> {
+    await this.#run(() =>
+      this.collection.createIndexes([
+        // A user's jobs, newest first (listForOwner), and the owner check of findForOwner.
+        { key: { ownerId: 1, createdAt: -1, _id: -1 }, name: 'owner_newest_first' },
+        // Finding a job by its files (the converter's and the download's lookups).
+        { key: { 'video.fid': 1 }, name: 'video_fid' },
+        { key: { 'mp3.fid': 1 }, name: 'mp3_fid', sparse: true },
+      ]),
+    );
+  }
+
+  /** Inserts a new `queued` job. */
+  async create(input: NewJob, now: Date = new Date()): Promise<JobDocument> {
+    const job: JobDocument = {
+      _id: input.id,
+      ownerId: input.ownerId,
+      ownerEmail: input.ownerEmail,
+      status: 'queued',
+      progress: 0,
+      filename: input.filename,
+      options: input.options,
+      video: input.video,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.#run(() => this.collection.insertOne(job));
+    return job;
+  }
+
+  /** The job, unless it does not exist or is being deleted. */
+  async find(jobId: string): Promise<JobDocument | undefined> {
+    return (
+      (await this.#run(() => this.collection.findOne({ _id: jobId, ...NOT_DELETED }))) ?? undefined
+    );
+  }
+
+  /** The job if `ownerId` owns it: someone else's job is as absent as an unknown one. */
+  async findForOwner(jobId: string, ownerId: string): Promise<JobDocument | undefined> {
+    return (
+      (await this.#run(() => this.collection.findOne({ _id: jobId, ownerId, ...NOT_DELETED }))) ??
+      undefined
+    );
+  }
+
+  /**
+   * The owner's jobs, newest first, `limit` at a time. `cursor` is the `nextCursor` of the
+   * previous page; one that does not decode is a RangeError (a client's mistake).
+   */
+  async listForOwner(
+    ownerId: string,
+    { limit = DEFAULT_PAGE_SIZE, cursor }: { limit?: number; cursor?: string } = {},
+  ): Promise<JobPage> {
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+      throw new RangeError(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+    }
+    const filter: Filter<JobDocument> = { ownerId, ...NOT_DELETED };
+    if (cursor !== undefined) {
+      const after = decodeCursor(cursor);
+      if (after === undefined) throw new RangeError('cursor is not one this server gave out');
+      filter.$or = [
+        { createdAt: { $lt: after.createdAt } },
+        { createdAt: after.createdAt, _id: { $lt: after.id } },
+      ];
+    }
+    // One more than asked for tells whether another page follows.
+    const found = await this.#run(() =>
+      this.collection
+        .find(filter)
+        .sort({ createdAt: -1, _id: -1 })
+        .limit(limit + 1)
+        .toArray(),
+    );
+    const jobs = found.slice(0, limit);
+    const last = jobs.at(-1);
+    return found.length > limit && last !== undefined
+      ? { jobs, nextCursor: encodeCursor({ createdAt: last.createdAt, id: last._id }) }
+      : { jobs };
+  }
+
+  /**
+   * Moves the job from `from` to `to`, setting `changes`, only if it is in `from` and not
+   * being deleted. Resolves the job as it is after the move, or undefined when the job was
+   * not in `from` (another worker moved it, it was deleted, or it never existed): the caller
+   * then reads the job to see where it stands.
+   */
+  async transition(
+    jobId: string,
+    from: JobStatus,
+    to: JobStatus,
+    changes: TransitionChanges = {},
+    now: Date = new Date(),
+  ): Promise<JobDocument | undefined> {
+    if (!canTransition(from, to)) {
+      throw new RangeError(`a job cannot move from ${from} to ${to}`);
+    }
+    const update: UpdateFilter<JobDocument> = {
+      $set: { ...changes, status: to, updatedAt: now },
+    };
+    const moved = await this.#run(() =>
+      this.collection.findOneAndUpdate({ _id: jobId, status: from, ...NOT_DELETED }, update, {
+        returnDocument: 'after',
+      }),
+    );
+    return moved ?? undefined;
+  }
+
+  /**
+   * Records conversion progress (0 to 100) while the job is `converting`. Resolves false
+   * when the job is no longer converting (deleted, or finished by another worker).
+   */
+  async reportProgress(jobId: string, progress: number, now: Date = new Date()): Promise<boolean> {
+    if (!Number.isFinite(progress)) throw new RangeError('progress must be a number');
+    const clamped = Math.min(100, Math.max(0, Math.round(progress)));
+    const { matchedCount } = await this.#run(() =>
+      this.collection.updateOne(
+        { _id: jobId, status: 'converting', ...NOT_DELETED },
+        { $set: { progress: clamped, updatedAt: now } },
+      ),
+    );
+    return matchedCount === 1;
+  }
+
+  /**
+   * First step of deleting the owner's job: marks it deleted, so it disappears from every
+   * read and no worker can move it any more. Resolves the job as marked (also when it was
+   * already marked, so an interrupted delete can be repeated), or undefined when the owner
+   * has no such job. Delete its files, then call `remove`.
+   */
+  async markDeleted(
+    jobId: string,
+    ownerId: string,
+    now: Date = new Date(),
+  ): Promise<JobDocument | undefined> {
+    const marked = await this.#run(() =>
+      this.collection.findOneAndUpdate(
+        { _id: jobId, ownerId, ...NOT_DELETED },
+        { $set: { deletedAt: now, updatedAt: now } },
+        { returnDocument: 'after' },
+      ),
+    );
+    if (marked !== null) return marked;
+    // Marked by an earlier, interrupted delete: carry on with it.
+    const earlier = await this.#run(() =>
+      this.collection.findOne({ _id: jobId, ownerId, deletedAt: { $exists: true } }),
+    );
+    return earlier ?? undefined;
+  }
+
+  /** Removes a job marked deleted, once its files are gone. */
+  async remove(jobId: string): Promise<void> {
+    await this.#run(() => this.collection.deleteOne({ _id: jobId, deletedAt: { $exists: true } }));
+  }
+
+  async #run<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw mongoError(error);
+    }
+  }
+}

@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+
+import { DependencyUnavailableError } from '@mp3converter/errors';
+import { startTcpProxy, testServers } from '@mp3converter/testkit';
+import { MongoClient, ObjectId } from 'mongodb';
+
+import { JobStore, decodeCursor, encodeCursor, type NewJob } from '../src/index.ts';
+
+const client = new MongoClient(testServers.mongoUrl);
+const db = client.db(`mp3test_jobs_${randomUUID().replaceAll('-', '')}`);
+let collectionCount = 0;
+
+/** Each test gets its own collection in this run's database. */
+async function freshStore(): Promise<JobStore> {
+  collectionCount += 1;
+  const store = new JobStore(db, `jobs${collectionCount}`);
+  await store.ensureIndexes();
+  return store;
+}
+
+function newJob(overrides: Partial<NewJob> = {}): NewJob {
+  return {
+    id: randomUUID(),
+    ownerId: 'user-1',
+    ownerEmail: 'one@example.com',
+    filename: 'clip.mp4',
+    options: { bitrate_kbps: 192 },
+    video: { fid: new ObjectId(), size: 1234, contentType: 'video/mp4', sha256: 'ab'.repeat(32) },
+    ...overrides,
+  };
+}
+
+before(async () => {
+  await client.connect();
+});
+
+after(async () => {
+  await db.dropDatabase();
+  await client.close();
+});
+
+describe('JobStore', () => {
+  it('creates a queued job and finds it, for its owner only', async () => {
+    const store = await freshStore();
+    const input = newJob();
+    const created = await store.create(input);
+    assert.equal(created.status, 'queued');
+    assert.equal(created.progress, 0);
+
+    const found = await store.find(input.id);
+    assert.equal(found?._id, input.id);
+    assert.equal(found.video.fid.equals(input.video.fid), true);
+    assert.deepEqual(found.options, { bitrate_kbps: 192 });
+    assert.equal((await store.findForOwner(input.id, 'user-1'))?._id, input.id);
+    assert.equal(await store.findForOwner(input.id, 'user-2'), undefined);
+    assert.equal(await store.find(randomUUID()), undefined);
+  });
+
+  it('creates the indexes the queries use', async () => {
+    const store = await freshStore();
+    const names = (await store.collection.indexes()).map((index) => index.name);
+    for (const name of ['owner_newest_first', 'video_fid', 'mp3_fid']) {
+      assert.ok(names.includes(name), `index ${name} in ${names.join(', ')}`);
+    }
+  });
+
+  it('moves a job only from the expected state, and only one of two racing workers', async () => {
+    const store = await freshStore();
+    const { _id: id } = await store.create(newJob());
+
+    const startedAt = new Date();
+    const results = await Promise.all([
+      store.transition(id, 'queued', 'converting', { startedAt }),
+      store.transition(id, 'queued', 'converting', { startedAt }),
+    ]);
+    assert.equal(results.filter((job) => job !== undefined).length, 1);
+    assert.equal(results.find((job) => job !== undefined)?.status, 'converting');
+
+    // A redelivered message finds the job past its step.
+    assert.equal(await store.transition(id, 'queued', 'converting'), undefined);
+    assert.equal(await store.transition(id, 'queued', 'failed'), undefined);
+
+    const mp3 = { fid: new ObjectId(), size: 10, durationSeconds: 2.5, filename: 'clip.mp3' };
+    const done = await store.transition(id, 'converting', 'done', { mp3, progress: 100 });
+    assert.equal(done?.status, 'done');
+    assert.equal(done.mp3?.fid.equals(mp3.fid), true);
+    assert.equal(await store.transition(id, 'converting', 'failed'), undefined);
+    assert.equal((await store.find(id))?.status, 'done');
+  });
+
+  it('refuses a transition the model does not allow', async () => {
+    const store = await freshStore();
+    const { _id: id } = await store.create(newJob());
+    await assert.rejects(store.transition(id, 'queued', 'done'), RangeError);
+    await assert.rejects(store.transition(id, 'done', 'converting'), RangeError);
+    await assert.rejects(store.transition(id, 'failed', 'queued'), RangeError);
+    assert.equal((await store.find(id))?.status, 'queued');
+  });
+
+  it('records progress only while converting, clamped to 0..100', async () => {
+    const store = await freshStore();
+    const { _id: id } = await store.create(newJob());
+    assert.equal(await store.reportProgress(id, 10), false);
+    await store.transition(id, 'queued', 'converting');
+    assert.equal(await store.reportProgress(id, 42.4), true);
+    assert.equal((await store.find(id))?.progress, 42);
+    assert.equal(await store.reportProgress(id, 180), true);
+    assert.equal((await store.find(id))?.progress, 100);
+    await store.transition(id, 'converting', 'failed', {
+      error: { code: 'NO_AUDIO', message: 'the video has no sound track' },
+    });
+    assert.equal(await store.reportProgress(id, 50), false);
+  });
+
+  it('a job marked deleted is invisible and can no longer move; the mark can be repeated', async () => {
+    const store = await freshStore();
+    const { _id: id } = await store.create(newJob());
+    assert.equal(await store.markDeleted(id, 'user-2'), undefined, "another user's job");
+    const marked = await store.markDeleted(id, 'user-1');
+    assert.ok(marked?.deletedAt instanceof Date);
+    assert.equal(await store.find(id), undefined);
+    assert.equal(await store.findForOwner(id, 'user-1'), undefined);
+    assert.equal((await store.listForOwner('user-1')).jobs.length, 0);
+    assert.equal(await store.transition(id, 'queued', 'converting'), undefined);
+
+    const again = await store.markDeleted(id, 'user-1');
+    assert.equal(again?.deletedAt?.getTime(), marked.deletedAt.getTime());
+    await store.remove(id);
+    assert.equal(await store.collection.countDocuments({ _id: id }), 0);
+    assert.equal(await store.markDeleted(id, 'user-1'), undefined);
+  });
+
+  it('remove leaves a job that is not marked deleted', async () => {
+    const store = await freshStore();
+    const { _id: id } = await store.create(newJob());
+    await store.remove(id);
+    assert.equal((await store.find(id))?._id, id);
+  });
+
+  it("lists the owner's jobs newest first, page by page, ties broken by id", async () => {
+    const store = await freshStore();
+    const base = Date.UTC(2026, 0, 1);
+    const ids: string[] = [];
+    for (let i = 0; i < 25; i += 1) {
+      // Pairs of jobs share a creation time, so the cursor must break ties.
+      const job = await store.create(newJob(), new Date(base + Math.floor(i / 2) * 1000));
+      ids.push(job._id);
+    }
+    await store.create(newJob({ ownerId: 'user-2' }));
+
+    const expected = ids
+      .map((id, i) => ({ id, t: Math.floor(i / 2) }))
+      .sort((a, b) => b.t - a.t || (a.id < b.id ? 1 : -1))
+      .map((job) => job.id);
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await store.listForOwner('user-1', { limit: 10, cursor });
+      seen.push(...page.jobs.map((job) => job._id));
+      cursor = page.nextCursor;
+      pages += 1;
+    } while (cursor !== undefined);
+    assert.equal(pages, 3);
+    assert.deepEqual(seen, expected);
+  });
+
+  it('refuses a bad page size or a cursor it did not give out', async () => {
+    const store = await freshStore();
+    await assert.rejects(store.listForOwner('user-1', { limit: 0 }), RangeError);
+    await assert.rejects(store.listForOwner('user-1', { limit: 101 }), RangeError);
+    await assert.rejects(store.listForOwner('user-1', { cursor: 'not-a-cursor' }), RangeError);
+  });
+
+  it('rejects with DependencyUnavailableError when the server is unreachable', async () => {
+    const url = new URL(testServers.mongoUrl);
+    const proxy = await startTcpProxy(Number(url.port || 27017), url.hostname);
+    const proxied = new MongoClient(`mongodb://127.0.0.1:${proxy.port}/?directConnection=true`, {
+      serverSelectionTimeoutMS: 500,
+    });
+    try {
+      const store = new JobStore(proxied.db(db.databaseName), 'outage');
+      await store.find(randomUUID());
+      await proxy.cut();
+      await assert.rejects(store.find(randomUUID()), DependencyUnavailableError);
+    } finally {
+      await proxied.close();
+      await proxy.close();
+    }
+  });
+});
+
+describe('job cursors', () => {
+  it('round-trip, and anything else decodes to undefined', () => {
+    const cursor = { createdAt: new Date(1_700_000_000_123), id: randomUUID() };
+    assert.deepEqual(decodeCursor(encodeCursor(cursor)), cursor);
+    for (const bad of [
+      '',
+      '!!!',
+      Buffer.from('12.not-an-id').toString('base64url'),
+      'a'.repeat(300),
+    ]) {
+      assert.equal(decodeCursor(bad), undefined, bad);
+    }
+  });
+});
