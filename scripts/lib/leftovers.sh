@@ -11,6 +11,9 @@ dbs=$(mariadb --no-defaults --protocol=tcp -h127.0.0.1 -P"$MARIADB_PORT" -u"$DEV
 queues=$(curl -fsS -u guest:guest "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/api/queues?columns=name" |
   "$NODE_HOME/bin/node" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const q of JSON.parse(s))if(q.name.startsWith("test-"))console.log(q.name)})')
 [ -z "$queues" ] || found+=("RabbitMQ queues: $(echo $queues)")
+vhosts=$(curl -fsS -u guest:guest "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/api/vhosts?columns=name" |
+  "$NODE_HOME/bin/node" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const v of JSON.parse(s))if(v.name.startsWith("mp3test"))console.log(v.name)})')
+[ -z "$vhosts" ] || found+=("RabbitMQ vhosts: $(echo $vhosts)")
 mongo=$("$SECANTUS_VENV/bin/python" -c "
 import pymongo
 c = pymongo.MongoClient('mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true', serverSelectionTimeoutMS=2000)

@@ -22,3 +22,4 @@ export {
   type TransitionChanges,
 } from './store.ts';
 export { decodeCursor, encodeCursor, type JobCursor } from './cursor.ts';
+export { JOB_FILE_INDEX, ensureJobFileIndex, type JobFileMetadata } from './files.ts';

@@ -182,6 +182,14 @@ export class JobStore {
     return earlier ?? undefined;
   }
 
+  /**
+   * Removes a job that never got going: the gateway's undo when the job's `video` message
+   * could not be published. A job a worker has already moved is left alone.
+   */
+  async discard(jobId: string): Promise<void> {
+    await this.#run(() => this.collection.deleteOne({ _id: jobId, status: 'queued' }));
+  }
+
   /** Removes a job marked deleted, once its files are gone. */
   async remove(jobId: string): Promise<void> {
     await this.#run(() => this.collection.deleteOne({ _id: jobId, deletedAt: { $exists: true } }));

@@ -10,6 +10,8 @@ export {
   getQueue,
   headersOf,
   queueNames,
+  createTestVhost,
   runPrefix,
+  type TestVhost,
   type QueueInfo,
 } from './rabbitmq.ts';

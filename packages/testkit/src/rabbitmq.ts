@@ -138,3 +138,48 @@ export class Inspector {
 export function headersOf(message: Pick<GetMessage, 'properties'>): Record<string, unknown> {
   return message.properties.headers ?? {};
 }
+
+/** A RabbitMQ virtual host of a test's own: services under test use their real queue names in it. */
+export interface TestVhost {
+  name: string;
+  /** testServers.amqpUrl with this vhost. */
+  amqpUrl: string;
+  /** Messages in `queue` of this vhost, ready or not, or undefined when there is no such queue. */
+  queueDepth(queue: string): Promise<number | undefined>;
+  /** Deletes the vhost with everything in it. */
+  drop(): Promise<void>;
+}
+
+/** Creates a vhost named `mp3test-…` (the leftovers check looks for them) that the test user may use. */
+export async function createTestVhost(): Promise<TestVhost> {
+  const name = `mp3test-${randomBytes(4).toString('hex')}`;
+  const vhostPath = `/vhosts/${encodeURIComponent(name)}`;
+  const created = await management(vhostPath, { method: 'PUT', body: '{}' });
+  if (!created.ok) throw new Error(`PUT vhost ${name}: HTTP ${created.status}`);
+  const user = decodeURIComponent(new URL(testServers.amqpUrl).username);
+  const granted = await management(
+    `/permissions/${encodeURIComponent(name)}/${encodeURIComponent(user)}`,
+    { method: 'PUT', body: JSON.stringify({ configure: '.*', write: '.*', read: '.*' }) },
+  );
+  if (!granted.ok) throw new Error(`PUT permissions on ${name}: HTTP ${granted.status}`);
+  const amqpUrl = new URL(testServers.amqpUrl);
+  amqpUrl.pathname = `/${encodeURIComponent(name)}`;
+  return {
+    name,
+    amqpUrl: amqpUrl.toString(),
+    queueDepth: async (queue) => {
+      const response = await management(
+        `/queues/${encodeURIComponent(name)}/${encodeURIComponent(queue)}?columns=messages`,
+      );
+      if (response.status === 404) return undefined;
+      if (!response.ok) throw new Error(`GET queue ${queue}: HTTP ${response.status}`);
+      return ((await response.json()) as { messages?: number }).messages ?? 0;
+    },
+    drop: async () => {
+      const response = await management(vhostPath, { method: 'DELETE' });
+      if (!response.ok && response.status !== 404) {
+        throw new Error(`DELETE vhost ${name}: HTTP ${response.status}`);
+      }
+    },
+  };
+}

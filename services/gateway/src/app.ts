@@ -1,0 +1,58 @@
+import express, { type Express, type RequestHandler, type Router } from 'express';
+import { DependencyUnavailableError } from '@mp3converter/errors';
+import {
+  accessLog,
+  healthRoutes,
+  notFoundHandler,
+  problemHandler,
+  requestContext,
+  type ReadinessCheck,
+} from '@mp3converter/http';
+import type { Logger } from '@mp3converter/logging';
+import type { GatewayMetrics } from './metrics.ts';
+import { openApiDocument } from './openapi.ts';
+
+export interface GatewayAppDeps {
+  log: Logger;
+  metrics: GatewayMetrics;
+  /** Express "trust proxy": which hops may set X-Forwarded-For. */
+  trustProxy: string;
+  /** Routes that work without MongoDB and RabbitMQ (the auth pass-through). */
+  accountRoutes: Router;
+  /** Routes that need MongoDB and RabbitMQ: answered 503 until they are connected. */
+  routes: () => Router | undefined;
+  readiness: Record<string, ReadinessCheck>;
+}
+
+/**
+ * The Express app: request context, metrics and access log, probes, the OpenAPI document,
+ * the routes, errors. Any Host is answered (the Ingress routes mp3converter.com here).
+ */
+export function createGatewayApp(deps: GatewayAppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.trustProxy);
+  app.set('etag', false);
+  app.use(requestContext());
+  app.use(deps.metrics.middleware());
+  app.use(accessLog(deps.log));
+  app.use(healthRoutes(deps.readiness));
+  app.get('/metrics', deps.metrics.handler());
+  app.get('/openapi.json', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.json(openApiDocument);
+  });
+  app.use(deps.accountRoutes);
+  const whenConnected: RequestHandler = (req, res, next) => {
+    const routes = deps.routes();
+    if (routes === undefined) {
+      next(new DependencyUnavailableError('mongodb, rabbitmq'));
+      return;
+    }
+    routes(req, res, next);
+  };
+  app.use(whenConnected);
+  app.use(notFoundHandler());
+  app.use(problemHandler(deps.log.child({ module: 'errors' })));
+  return app;
+}

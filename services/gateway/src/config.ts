@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { env, loadConfig } from '@mp3converter/config';
+
+const GiB = 1024 * 1024 * 1024;
+const plainDatabaseName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a plain database name');
+
+const schema = z
+  .object({
+    NODE_ENV: env.nodeEnv,
+    LOG_LEVEL: env.logLevel,
+    HOST: env.host,
+    PORT: env.port(8080),
+    /** Express "trust proxy": which hops may set X-Forwarded-For (the Ingress controller). */
+    TRUST_PROXY: z.string().default('loopback, linklocal, uniquelocal'),
+    AUTH_URL: env.url(['http', 'https']),
+    /** How long a call to auth (/validate, /login, /register) may take before the answer is 503. */
+    AUTH_TIMEOUT_MS: env.positiveInt(5_000),
+    MONGO_URL: env.url(['mongodb', 'mongodb+srv']),
+    /** GridFS database of the uploaded videos, as in the original. */
+    MONGO_VIDEOS_DATABASE: plainDatabaseName.default('videos'),
+    /** GridFS database of the MP3s, as in the original. */
+    MONGO_MP3S_DATABASE: plainDatabaseName.default('mp3s'),
+    /** Database of the `jobs` collection. */
+    MONGO_JOBS_DATABASE: plainDatabaseName.default('mp3converter'),
+    AMQP_URL: env.url(['amqp', 'amqps']),
+    /** How long an upload waits for RabbitMQ to confirm its `video` message before answering 503. */
+    AMQP_PUBLISH_TIMEOUT_MS: env.positiveInt(5_000),
+    /** Largest video accepted, in bytes (default 2 GiB): past it the answer is 413. */
+    MAX_UPLOAD_BYTES: env.positiveInt(2 * GiB),
+    /** A whole upload request may take this long (default 1 hour: 2 GiB at about 600 KB/s). */
+    UPLOAD_TIMEOUT_MS: env.positiveInt(60 * 60 * 1000),
+    /** An upload that sends nothing for this long is cut off and its partial file removed. */
+    UPLOAD_IDLE_TIMEOUT_MS: env.positiveInt(60_000),
+    /** Signs download links; the notification service must have the same value. */
+    DOWNLOAD_LINK_SECRET: env.secret(32),
+    /** Lifetime of the `downloadUrl` in a job's JSON (the web page's player and button). */
+    JOB_LINK_TTL_SECONDS: env.positiveInt(15 * 60),
+  })
+  // Grouped by the module that uses each part, so that each receives only its own.
+  .transform((c) => ({
+    logLevel: c.LOG_LEVEL,
+    http: {
+      host: c.HOST,
+      port: c.PORT,
+      trustProxy: c.TRUST_PROXY,
+      uploadTimeoutMs: c.UPLOAD_TIMEOUT_MS,
+    },
+    auth: { url: c.AUTH_URL, timeoutMs: c.AUTH_TIMEOUT_MS },
+    mongo: {
+      url: c.MONGO_URL,
+      videosDatabase: c.MONGO_VIDEOS_DATABASE,
+      mp3sDatabase: c.MONGO_MP3S_DATABASE,
+      jobsDatabase: c.MONGO_JOBS_DATABASE,
+    },
+    amqp: { url: c.AMQP_URL, publishTimeoutMs: c.AMQP_PUBLISH_TIMEOUT_MS },
+    upload: { maxBytes: c.MAX_UPLOAD_BYTES, idleTimeoutMs: c.UPLOAD_IDLE_TIMEOUT_MS },
+    links: { secret: c.DOWNLOAD_LINK_SECRET, ttlSeconds: c.JOB_LINK_TTL_SECONDS },
+  }));
+
+/** Used only when NODE_ENV=development: never in a deployed environment. */
+const developmentDefaults = {
+  HOST: '127.0.0.1',
+  AUTH_URL: 'http://127.0.0.1:5000',
+  MONGO_URL: 'mongodb://127.0.0.1:27017/?directConnection=true',
+  AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+  DOWNLOAD_LINK_SECRET: 'development-only-download-link-secret-0123456789',
+};
+
+export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
+
+export function loadGatewayConfig(source?: Record<string, string | undefined>) {
+  return loadConfig(schema, {
+    developmentDefaults,
+    ...(source === undefined ? {} : { env: source }),
+  });
+}

@@ -1,0 +1,131 @@
+import { pipeline } from 'node:stream/promises';
+import { Router, type Request } from 'express';
+import { verifyDownload } from '@mp3converter/download-links';
+import { BadRequestError, NotFoundError } from '@mp3converter/errors';
+import {
+  findFile,
+  formatContentRange,
+  openDownload,
+  parseObjectId,
+  parseRangeHeader,
+  type FileBucket,
+} from '@mp3converter/gridfs';
+import type { JobFileMetadata } from '@mp3converter/jobs';
+import type { Logger } from '@mp3converter/logging';
+import type { GridFSFile } from 'mongodb';
+import type { AuthClient, User } from './auth-client.ts';
+
+export interface DownloadRoutesDeps {
+  auth: AuthClient;
+  mp3s: FileBucket;
+  linkSecret: string;
+  log: Logger;
+}
+
+const MP3_TYPE = 'audio/mpeg';
+
+/** The name the MP3 is saved as: the original name with its extension turned into `.mp3`. */
+export function mp3FileName(originalName: string): string {
+  const dot = originalName.lastIndexOf('.');
+  const stem = dot > 0 ? originalName.slice(0, dot) : originalName;
+  return `${stem === '' ? 'audio' : stem}.mp3`;
+}
+
+function downloadName(file: GridFSFile): string {
+  const original = (file.metadata as Partial<JobFileMetadata> | undefined)?.original_name;
+  if (typeof original === 'string' && original !== '') return mp3FileName(original);
+  return file.filename.endsWith('.mp3') ? file.filename : mp3FileName(file.filename);
+}
+
+function notFound(): NotFoundError {
+  return new NotFoundError('FILE_NOT_FOUND', 'no MP3 with this fid is yours to download');
+}
+
+/**
+ * GET /download?fid=<mp3 fid>, the original's form: the owner's (or an admin's) MP3, with a
+ * Bearer token, or with a signed link (`&expires=…&sig=…`) and no token. An unknown or
+ * malformed fid, someone else's MP3 and a bad or expired link all answer the same 404, so
+ * ids reveal nothing. Ranges (206, 416), ETag and conditional requests (304) are served.
+ */
+export function downloadRoutes(deps: DownloadRoutesDeps): Router {
+  const router = Router();
+  const log = deps.log.child({ module: 'download' });
+
+  router.get('/download', async (req, res) => {
+    const { fid, expires, sig } = req.query;
+    if (fid === undefined || fid === '') {
+      throw new BadRequestError('FID_REQUIRED', 'fid is required: /download?fid=<mp3 fid>');
+    }
+    const signed = expires !== undefined || sig !== undefined;
+    // A signed link stands in for the token; a bad one is answered like an unknown fid.
+    const user = signed ? undefined : await deps.auth.validate(req.get('authorization'));
+    if (signed && !verifyDownload(deps.linkSecret, { fid, expires, sig })) throw notFound();
+
+    const id = parseObjectId(fid);
+    if (id === undefined) throw notFound();
+    const file = await findFile(deps.mp3s, id);
+    if (file === undefined || (user !== undefined && !mayDownload(user, file))) throw notFound();
+
+    const size = file.length;
+    res.setHeader('Accept-Ranges', 'bytes');
+    const etag = `"${file._id.toHexString()}"`;
+    res.setHeader('ETag', etag);
+    res.setHeader('Last-Modified', file.uploadDate.toUTCString());
+    res.setHeader('Cache-Control', 'private, max-age=3600');
+    res.attachment(downloadName(file));
+    res.type(MP3_TYPE);
+    if (req.fresh) {
+      res.status(304).end();
+      return;
+    }
+
+    const range = requestedRange(req, size, etag);
+    if (range === 'unsatisfiable') {
+      res.removeHeader('Content-Disposition');
+      res.status(416).setHeader('Content-Range', formatContentRange(undefined, size));
+      res.end();
+      return;
+    }
+    if (range !== undefined) {
+      res.status(206).setHeader('Content-Range', formatContentRange(range, size));
+    }
+    const length = range === undefined ? size : range.end - range.start;
+    res.setHeader('Content-Length', String(length));
+    if (req.method === 'HEAD' || length === 0) {
+      res.end();
+      return;
+    }
+    try {
+      await pipeline(openDownload(deps.mp3s, id, range), res);
+    } catch (error) {
+      // Headers are out: the only way to tell the client is to cut the response short.
+      if (!res.writableFinished) {
+        log.warn({ err: error, fid }, 'download ended early');
+        res.destroy();
+      }
+    }
+  });
+
+  return router;
+}
+
+function mayDownload(user: User, file: GridFSFile): boolean {
+  const owner = (file.metadata as Partial<JobFileMetadata> | undefined)?.owner_id;
+  return user.admin || (typeof owner === 'string' && owner === user.id);
+}
+
+/** The single range asked for, 'unsatisfiable', or undefined for the whole file. */
+function requestedRange(
+  req: Request,
+  size: number,
+  etag: string,
+): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const header = req.get('range');
+  if (header === undefined) return undefined;
+  // If-Range with a validator that no longer matches: send the whole (changed) file.
+  const ifRange = req.get('if-range');
+  if (ifRange !== undefined && ifRange !== etag) return undefined;
+  const parsed = parseRangeHeader(header, size);
+  if (parsed.kind === 'unsatisfiable') return 'unsatisfiable';
+  return parsed.kind === 'range' ? parsed.range : undefined;
+}

@@ -1,0 +1,179 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { downloadUrl, signDownload } from '@mp3converter/download-links';
+import { BadRequestError, NotFoundError } from '@mp3converter/errors';
+import { deleteFile, type FileBucket } from '@mp3converter/gridfs';
+import {
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  type JobDocument,
+  type JobStore,
+} from '@mp3converter/jobs';
+import type { Logger } from '@mp3converter/logging';
+import { mongoError } from '@mp3converter/mongo';
+import type { AuthClient } from './auth-client.ts';
+import { authenticate, currentUser } from './authenticate.ts';
+
+export interface LinkSettings {
+  secret: string;
+  ttlSeconds: number;
+}
+
+/** What a client sees of a job (GET /jobs/{id}, GET /jobs, the 202 of an upload). */
+export interface JobView {
+  jobId: string;
+  status: JobDocument['status'];
+  progress: number;
+  filename: string;
+  options: { bitrate: number } | { quality: number };
+  videoFid: string;
+  videoSize: number;
+  videoContentType: string;
+  videoSha256: string;
+  durationSeconds?: number;
+  mp3Fid?: string;
+  mp3Filename?: string;
+  mp3Size?: number;
+  /** A signed link that downloads the MP3 without a token, for a short while. */
+  downloadUrl?: string;
+  downloadUrlExpiresAt?: string;
+  /** Why the job failed, in plain words. */
+  error?: string;
+  errorCode?: string;
+  createdAt: string;
+  updatedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export function jobView(job: JobDocument, links: LinkSettings, now = new Date()): JobView {
+  const view: JobView = {
+    jobId: job._id,
+    status: job.status,
+    progress: job.progress,
+    filename: job.filename,
+    options:
+      job.options.vbr_quality === undefined
+        ? { bitrate: job.options.bitrate_kbps }
+        : { quality: job.options.vbr_quality },
+    videoFid: job.video.fid.toHexString(),
+    videoSize: job.video.size,
+    videoContentType: job.video.contentType,
+    videoSha256: job.video.sha256,
+    createdAt: job.createdAt.toISOString(),
+    updatedAt: job.updatedAt.toISOString(),
+  };
+  if (job.durationSeconds !== undefined) view.durationSeconds = job.durationSeconds;
+  if (job.startedAt !== undefined) view.startedAt = job.startedAt.toISOString();
+  if (job.finishedAt !== undefined) view.finishedAt = job.finishedAt.toISOString();
+  if (job.status === 'done' && job.mp3 !== undefined) {
+    const fid = job.mp3.fid.toHexString();
+    const link = signDownload(links.secret, fid, links.ttlSeconds, now);
+    Object.assign(view, {
+      mp3Fid: fid,
+      mp3Filename: job.mp3.filename,
+      mp3Size: job.mp3.size,
+      durationSeconds: job.mp3.durationSeconds,
+      downloadUrl: downloadUrl(link),
+      downloadUrlExpiresAt: new Date(link.expires * 1000).toISOString(),
+    });
+  }
+  if (job.status === 'failed' && job.error !== undefined) {
+    view.error = job.error.message;
+    view.errorCode = job.error.code;
+  }
+  return view;
+}
+
+const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+  cursor: z.string().min(1).max(256).optional(),
+});
+
+export interface JobsRoutesDeps {
+  auth: AuthClient;
+  jobs: JobStore;
+  videos: FileBucket;
+  mp3s: FileBucket;
+  links: LinkSettings;
+  log: Logger;
+}
+
+/** GET /jobs, GET /jobs/{jobId}, DELETE /jobs/{jobId}: the caller's own jobs only. */
+export function jobsRoutes(deps: JobsRoutesDeps): Router {
+  const { jobs, links } = deps;
+  const log = deps.log.child({ module: 'jobs' });
+  const router = Router();
+  router.use('/jobs', authenticate(deps.auth));
+
+  router.get('/jobs', async (req, res) => {
+    const query = listQuery.safeParse(req.query);
+    if (!query.success) {
+      throw new BadRequestError(
+        'INVALID_QUERY',
+        `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}, cursor the nextCursor of a previous page`,
+      );
+    }
+    const user = currentUser(res);
+    let page;
+    try {
+      page = await jobs.listForOwner(user.id, query.data);
+    } catch (error) {
+      if (error instanceof RangeError) {
+        throw new BadRequestError('INVALID_CURSOR', 'cursor is not one this server gave out');
+      }
+      throw error;
+    }
+    const now = new Date();
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({
+      jobs: page.jobs.map((job) => jobView(job, links, now)),
+      ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
+    });
+  });
+
+  router.get('/jobs/:jobId', async (req, res) => {
+    const job = await jobs.findForOwner(req.params.jobId, currentUser(res).id);
+    if (job === undefined) throw jobNotFound();
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(jobView(job, links));
+  });
+
+  /**
+   * Marks the job deleted first: from then on no worker can move it, and a converter still
+   * at work finds it gone and removes its own MP3. Then the files go, then the job. An
+   * interrupted delete (MongoDB gone midway) is finished by repeating the request.
+   */
+  router.delete('/jobs/:jobId', async (req, res) => {
+    const job = await jobs.markDeleted(req.params.jobId, currentUser(res).id);
+    if (job === undefined) throw jobNotFound();
+    await deleteFile(deps.videos, job.video.fid);
+    if (job.mp3 !== undefined) await deleteFile(deps.mp3s, job.mp3.fid);
+    // Also any file of the job not (yet) recorded in it, such as the MP3 of a conversion
+    // that was storing it as the job was deleted.
+    for (const bucket of [deps.videos, deps.mp3s]) await deleteFilesOfJob(bucket, job._id);
+    await jobs.remove(job._id);
+    log.info({ jobId: job._id, status: job.status }, 'job deleted');
+    res.status(204).end();
+  });
+
+  return router;
+}
+
+/** Deletes every file whose metadata names the job (`metadata.job_id`). */
+async function deleteFilesOfJob(bucket: FileBucket, jobId: string): Promise<void> {
+  let ids;
+  try {
+    ids = await bucket.files
+      .find({ 'metadata.job_id': jobId }, { projection: { _id: 1 } })
+      .map((file) => file._id)
+      .toArray();
+  } catch (error) {
+    throw mongoError(error);
+  }
+  for (const id of ids) await deleteFile(bucket, id);
+}
+
+function jobNotFound(): NotFoundError {
+  return new NotFoundError('JOB_NOT_FOUND', 'you have no job with this id');
+}

@@ -1,0 +1,154 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Router } from 'express';
+import { connectAmqp, type AmqpConnection } from '@mp3converter/amqp';
+import { QUEUE_TOPOLOGY } from '@mp3converter/contracts';
+import { DependencyUnavailableError } from '@mp3converter/errors';
+import { openBucket } from '@mp3converter/gridfs';
+import { listen } from '@mp3converter/http';
+import { JobStore, ensureJobFileIndex } from '@mp3converter/jobs';
+import type { Logger } from '@mp3converter/logging';
+import { connectMongo, type MongoConnection } from '@mp3converter/mongo';
+import { accountsRoutes } from './accounts.routes.ts';
+import { createGatewayApp } from './app.ts';
+import { AuthClient } from './auth-client.ts';
+import type { GatewayConfig } from './config.ts';
+import { downloadRoutes } from './download.routes.ts';
+import { jobsRoutes } from './jobs.routes.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { uploadRoutes } from './upload.routes.ts';
+
+export interface GatewayServer {
+  port: number;
+  /** Resolves once MongoDB and RabbitMQ are connected and the indexes exist. */
+  ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The longest a request may wait for the server to close before it is cut, on shutdown. */
+const SHUTDOWN_GRACE_MS = 20_000;
+
+/**
+ * Starts the gateway: the HTTP server answers probes and /login at once, and the routes
+ * that need MongoDB and RabbitMQ once both are connected (503 until then). Dependencies
+ * that are down at start are waited for, not fatal; after that both clients reconnect by
+ * themselves, so an outage later never needs a restart.
+ */
+export async function startGateway(config: GatewayConfig, log: Logger): Promise<GatewayServer> {
+  const auth = new AuthClient(config.auth);
+  const metrics = new GatewayMetrics();
+  const stopping = new AbortController();
+  let mongo: MongoConnection | undefined;
+  let amqp: AmqpConnection | undefined;
+  let routes: Router | undefined;
+
+  const app = createGatewayApp({
+    log,
+    metrics,
+    trustProxy: config.http.trustProxy,
+    accountRoutes: accountsRoutes(auth),
+    routes: () => routes,
+    readiness: {
+      mongodb: async () => {
+        if (mongo === undefined) throw new DependencyUnavailableError('mongodb');
+        await mongo.ping();
+      },
+      rabbitmq: () => {
+        if (amqp?.isConnected() !== true) throw new DependencyUnavailableError('rabbitmq');
+        return Promise.resolve();
+      },
+      auth: () => auth.ping(),
+    },
+  });
+  const server = await listen(
+    app,
+    {
+      host: config.http.host,
+      port: config.http.port,
+      timeouts: { requestMs: config.http.uploadTimeoutMs },
+    },
+    log,
+  );
+
+  const prepare = async (): Promise<void> => {
+    mongo = await untilAvailable(stopping.signal, log, 'mongodb', () =>
+      connectMongo({ url: config.mongo.url, logger: log, appName: 'gateway' }),
+    );
+    if (mongo === undefined) return;
+    const connected = mongo;
+    const videos = openBucket(connected.db(config.mongo.videosDatabase), 'fs');
+    const mp3s = openBucket(connected.db(config.mongo.mp3sDatabase), 'fs');
+    const jobs = new JobStore(connected.db(config.mongo.jobsDatabase));
+    await untilAvailable(stopping.signal, log, 'mongodb', async () => {
+      await jobs.ensureIndexes();
+      await ensureJobFileIndex(videos.files);
+      await ensureJobFileIndex(mp3s.files);
+    });
+    amqp = await untilAvailable(stopping.signal, log, 'rabbitmq', () =>
+      connectAmqp({
+        url: config.amqp.url,
+        logger: log,
+        connectionName: 'gateway',
+        publishTimeoutMs: config.amqp.publishTimeoutMs,
+        topology: [QUEUE_TOPOLOGY.video],
+      }),
+    );
+    if (amqp === undefined || stopping.signal.aborted) return;
+    const links = config.links;
+    const router = Router();
+    router.use(
+      uploadRoutes({
+        auth,
+        amqp,
+        jobs,
+        videos,
+        links,
+        maxBytes: config.upload.maxBytes,
+        idleTimeoutMs: config.upload.idleTimeoutMs,
+        publishTimeoutMs: config.amqp.publishTimeoutMs,
+        metrics,
+        log,
+      }),
+    );
+    router.use(jobsRoutes({ auth, jobs, videos, mp3s, links, log }));
+    router.use(downloadRoutes({ auth, mp3s, linkSecret: links.secret, log }));
+    routes = router;
+    log.info('ready');
+  };
+
+  return {
+    port: server.port,
+    ready: prepare(),
+    stop: async () => {
+      stopping.abort();
+      await server.close(SHUTDOWN_GRACE_MS);
+      await Promise.allSettled([amqp?.close(), mongo?.close(), auth.close()]);
+    },
+  };
+}
+
+/**
+ * Runs `work` until it succeeds, retrying with backoff while `dependency` is unavailable.
+ * Resolves undefined when stopped meanwhile.
+ */
+async function untilAvailable<T>(
+  signal: AbortSignal,
+  log: Logger,
+  dependency: string,
+  work: () => Promise<T>,
+): Promise<T | undefined> {
+  for (let attempt = 1; ; attempt += 1) {
+    if (signal.aborted) return undefined;
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof DependencyUnavailableError)) throw error;
+      const delayMs = Math.min(500 * 2 ** Math.min(attempt, 4), 5_000);
+      log.warn({ err: error, dependency, attempt, delayMs }, 'dependency unavailable, retrying');
+      try {
+        await sleep(delayMs, undefined, { signal });
+      } catch {
+        return undefined; // stopped while waiting
+      }
+    }
+  }
+}

@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto';
+import { Router, type Response } from 'express';
+import { z } from 'zod';
+import type { AmqpConnection } from '@mp3converter/amqp';
+import {
+  MAX_VBR_QUALITY,
+  MIN_VBR_QUALITY,
+  MP3_BITRATES_KBPS,
+  SCHEMA_VERSION,
+  VIDEO_QUEUE,
+  conversionOptionsSchema,
+  videoMessageSchema,
+  type ConversionOptions,
+} from '@mp3converter/contracts';
+import {
+  AppError,
+  DependencyUnavailableError,
+  PayloadTooLargeError,
+  ValidationError,
+} from '@mp3converter/errors';
+import { deleteFile, type FileBucket } from '@mp3converter/gridfs';
+import type { JobDocument, JobFileMetadata, JobStore } from '@mp3converter/jobs';
+import type { Logger } from '@mp3converter/logging';
+import type { AuthClient, User } from './auth-client.ts';
+import { authenticate, currentUser } from './authenticate.ts';
+import { jobView, type LinkSettings } from './jobs.routes.ts';
+import type { GatewayMetrics, UploadOutcome } from './metrics.ts';
+import { UploadAbortedError, receiveUpload, type ReceivedUpload } from './upload.ts';
+
+export interface UploadRoutesDeps {
+  auth: AuthClient;
+  amqp: AmqpConnection;
+  jobs: JobStore;
+  videos: FileBucket;
+  links: LinkSettings;
+  maxBytes: number;
+  idleTimeoutMs: number;
+  publishTimeoutMs: number;
+  metrics: GatewayMetrics;
+  log: Logger;
+}
+
+/** Room for the multipart framing and form fields around the file, when judging Content-Length. */
+const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+
+const optionFields = z.object({
+  bitrate: z
+    .enum(MP3_BITRATES_KBPS.map(String) as [string, ...string[]], {
+      message: `bitrate must be one of ${MP3_BITRATES_KBPS.join(', ')} (kbit/s)`,
+    })
+    .transform(Number)
+    .optional(),
+  quality: z
+    .string()
+    .regex(
+      /^[0-9]$/,
+      `quality must be a whole number from ${MIN_VBR_QUALITY} to ${MAX_VBR_QUALITY}`,
+    )
+    .transform(Number)
+    .optional(),
+});
+
+/**
+ * The MP3 options from the form: `bitrate` (CBR, kbit/s) or `quality` (LAME VBR 0 best to 9
+ * smallest), not both; neither means CBR at the contract's default bitrate.
+ */
+export function parseOptionFields(fields: ReadonlyMap<string, string>): ConversionOptions {
+  const parsed = optionFields.safeParse({
+    bitrate: fields.get('bitrate'),
+    quality: fields.get('quality'),
+  });
+  if (!parsed.success) {
+    throw new ValidationError(
+      'the MP3 options are not valid',
+      parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+    );
+  }
+  const { bitrate, quality } = parsed.data;
+  if (bitrate !== undefined && quality !== undefined) {
+    throw new ValidationError('the MP3 options are not valid', [
+      { path: 'quality', message: 'give bitrate or quality, not both' },
+    ]);
+  }
+  return conversionOptionsSchema.parse({ bitrate_kbps: bitrate, vbr_quality: quality });
+}
+
+/**
+ * POST /upload: streams the one file of a multipart form into GridFS `videos`, creates the
+ * job (`queued`) and publishes its `video` message with a broker confirm. Answers 202 with
+ * the job and a Location to follow it. When anything after storing the video fails, the
+ * video and the job are removed again; the client is told 503 and may simply retry.
+ */
+export function uploadRoutes(deps: UploadRoutesDeps): Router {
+  const { amqp, jobs, videos, metrics } = deps;
+  const log = deps.log.child({ module: 'upload' });
+  const router = Router();
+
+  router.post('/upload', authenticate(deps.auth), async (req, res) => {
+    const user = currentUser(res);
+    let outcome: UploadOutcome = 'failed';
+    try {
+      // Refused before a byte is read: with the broker gone the job could not be queued.
+      if (!amqp.isConnected()) throw new DependencyUnavailableError('rabbitmq');
+      const declared = Number(req.get('content-length'));
+      if (Number.isFinite(declared) && declared > deps.maxBytes + MULTIPART_OVERHEAD_BYTES) {
+        throw new PayloadTooLargeError(
+          'FILE_TOO_LARGE',
+          `The file is larger than the limit of ${deps.maxBytes} bytes`,
+        );
+      }
+      const jobId = randomUUID();
+      const metadata: Omit<JobFileMetadata, 'original_name'> = { job_id: jobId, owner_id: user.id };
+      const upload = await receiveUpload(req, {
+        bucket: videos,
+        maxBytes: deps.maxBytes,
+        idleTimeoutMs: deps.idleTimeoutMs,
+        metadata,
+        onBytes: (count) => {
+          metrics.uploadedBytes(count);
+        },
+      });
+      const job = await queueJob(jobId, user, upload);
+      outcome = 'accepted';
+      res
+        .status(202)
+        .location(`/jobs/${job._id}`)
+        .json({ ...jobView(job, deps.links), location: `/jobs/${job._id}` });
+    } catch (error) {
+      outcome = uploadOutcome(error);
+      if (outcome !== 'accepted' && !res.headersSent) closeAfterResponse(res);
+      throw error;
+    } finally {
+      metrics.upload(outcome);
+    }
+  });
+
+  /** Creates the job and publishes its message; on failure removes the job and the video. */
+  async function queueJob(jobId: string, user: User, upload: ReceivedUpload): Promise<JobDocument> {
+    let job: JobDocument | undefined;
+    try {
+      const options = parseOptionFields(upload.fields);
+      job = await jobs.create({
+        id: jobId,
+        ownerId: user.id,
+        ownerEmail: user.email,
+        filename: upload.filename,
+        options,
+        video: {
+          fid: upload.file.id,
+          size: upload.size,
+          contentType: upload.contentType,
+          sha256: upload.sha256,
+        },
+      });
+      const message = videoMessageSchema.parse({
+        schema_version: SCHEMA_VERSION,
+        job_id: jobId,
+        owner_id: user.id,
+        username: user.email,
+        video_fid: upload.file.id.toHexString(),
+        mp3_fid: null,
+        filename: upload.filename,
+        options,
+        created_at: job.createdAt.toISOString(),
+      });
+      try {
+        await amqp.publish(VIDEO_QUEUE, message, {
+          messageId: jobId,
+          timeoutMs: deps.publishTimeoutMs,
+        });
+      } catch (error) {
+        throw new DependencyUnavailableError('rabbitmq', { cause: error });
+      }
+      log.info({ jobId, videoFid: upload.file.id, size: upload.size }, 'upload queued');
+      return job;
+    } catch (error) {
+      // A message whose confirm was lost may still reach the converter: it finds no job and drops it.
+      if (job !== undefined) await jobs.discard(jobId).catch(() => undefined);
+      await deleteFile(videos, upload.file.id).catch((cleanupError: unknown) => {
+        log.warn(
+          { err: cleanupError, fid: upload.file.id },
+          'could not remove the video of a failed upload',
+        );
+      });
+      throw error;
+    }
+  }
+
+  return router;
+}
+
+function uploadOutcome(error: unknown): UploadOutcome {
+  if (error instanceof UploadAbortedError) return 'aborted';
+  if (error instanceof AppError && error.status < 500) return 'rejected';
+  return 'failed';
+}
+
+/**
+ * After an error the rest of the request body is not wanted: the connection is closed once
+ * the answer is sent, instead of Node reading (up to gigabytes of) the remainder to keep it alive.
+ */
+function closeAfterResponse(res: Response): void {
+  res.setHeader('Connection', 'close');
+}

@@ -1,0 +1,161 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createLogger } from '@mp3converter/logging';
+import {
+  createTestVhost,
+  startTcpProxy,
+  testLogLevel,
+  testServers,
+  type TcpProxy,
+  type TestVhost,
+} from '@mp3converter/testkit';
+import { MongoClient, type Db } from 'mongodb';
+import { basic, startTestAuth, type TestAuth } from '../../auth/test/support.ts';
+import { loadGatewayConfig, type GatewayConfig } from '../src/config.ts';
+import { startGateway, type GatewayServer } from '../src/server.ts';
+
+export { basic };
+export const LINK_SECRET = 'test-download-link-secret-of-32-bytes-or-more';
+
+export interface TestSystem {
+  /** The gateway's base URL. */
+  url: string;
+  auth: TestAuth;
+  gateway: GatewayServer;
+  config: GatewayConfig;
+  vhost: TestVhost;
+  /** In front of RabbitMQ (cut it to take the broker "down" for the gateway alone). */
+  amqpProxy: TcpProxy;
+  /** A client of this system's databases, to look behind the API. */
+  mongo: MongoClient;
+  videos: Db;
+  mp3s: Db;
+  jobsDb: Db;
+  /** Stops the gateway (not auth); `startGatewayAgain` brings it back on the same data. */
+  restartGateway(overrides?: Record<string, string>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface TestSystemOptions {
+  /** Gateway environment overrides (e.g. MAX_UPLOAD_BYTES). */
+  env?: Record<string, string>;
+}
+
+/**
+ * A gateway with its own auth service (own MySQL database), own MongoDB databases
+ * (`mp3test_<id>_videos`, `_mp3s`, `_jobs`) and own RabbitMQ vhost, so test files never
+ * see each other's data; everything is removed by stop().
+ */
+export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
+  const id = randomBytes(6).toString('hex');
+  const auth = await startTestAuth();
+  const vhost = await createTestVhost();
+  const amqp = new URL(testServers.amqpUrl);
+  const amqpProxy = await startTcpProxy(Number(amqp.port || 5672), amqp.hostname);
+  const proxiedAmqp = new URL(vhost.amqpUrl);
+  proxiedAmqp.hostname = '127.0.0.1';
+  proxiedAmqp.port = String(amqpProxy.port);
+  const mongo = new MongoClient(testServers.mongoUrl);
+  await mongo.connect();
+  const names = {
+    videos: `mp3test_${id}_videos`,
+    mp3s: `mp3test_${id}_mp3s`,
+    jobs: `mp3test_${id}_jobs`,
+  };
+  const env = (overrides: Record<string, string> = {}): Record<string, string> => ({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    AUTH_URL: auth.url,
+    MONGO_URL: testServers.mongoUrl,
+    MONGO_VIDEOS_DATABASE: names.videos,
+    MONGO_MP3S_DATABASE: names.mp3s,
+    MONGO_JOBS_DATABASE: names.jobs,
+    AMQP_URL: proxiedAmqp.toString(),
+    DOWNLOAD_LINK_SECRET: LINK_SECRET,
+    ...options.env,
+    ...overrides,
+  });
+  const log = createLogger({ service: 'gateway', level: testLogLevel });
+
+  let config = loadGatewayConfig(env());
+  let gateway = await startGateway(config, log);
+  await gateway.ready;
+
+  const system: TestSystem = {
+    url: `http://127.0.0.1:${gateway.port}`,
+    auth,
+    gateway,
+    config,
+    vhost,
+    amqpProxy,
+    mongo,
+    videos: mongo.db(names.videos),
+    mp3s: mongo.db(names.mp3s),
+    jobsDb: mongo.db(names.jobs),
+    restartGateway: async (overrides) => {
+      await gateway.stop();
+      config = loadGatewayConfig(env(overrides));
+      gateway = await startGateway(config, log);
+      await gateway.ready;
+      Object.assign(system, { gateway, config, url: `http://127.0.0.1:${gateway.port}` });
+    },
+    stop: async () => {
+      try {
+        await gateway.stop();
+      } finally {
+        await auth.stop();
+        await amqpProxy.close();
+        await vhost.drop();
+        for (const db of Object.values(names)) await mongo.db(db).dropDatabase();
+        await mongo.close();
+      }
+    },
+  };
+  return system;
+}
+
+/** Registers a new user through the gateway and answers their email, password and token. */
+export async function signUp(
+  url: string,
+): Promise<{ email: string; password: string; token: string }> {
+  const email = `user-${randomUUID()}@example.com`;
+  const password = 'correct horse battery staple';
+  const registered = await fetch(`${url}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  if (registered.status !== 201) {
+    throw new Error(`register: HTTP ${registered.status} ${await registered.text()}`);
+  }
+  const login = await fetch(`${url}/login`, {
+    method: 'POST',
+    headers: { authorization: basic(email, password) },
+  });
+  if (login.status !== 200) throw new Error(`login: HTTP ${login.status} ${await login.text()}`);
+  return { email, password, token: await login.text() };
+}
+
+export function bearer(token: string): { authorization: string } {
+  return { authorization: `Bearer ${token}` };
+}
+
+/** A multipart form with one file (and optional text fields), as `curl -F` sends it. */
+export function videoForm(
+  content: Uint8Array,
+  {
+    filename = 'clip.mp4',
+    type = 'video/mp4',
+    fields = {},
+  }: {
+    filename?: string;
+    type?: string;
+    fields?: Record<string, string>;
+  } = {},
+): FormData {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append('file', new Blob([content], { type }), filename);
+  return form;
+}
