@@ -14,6 +14,7 @@ import {
 } from '@mp3converter/contracts';
 import {
   AppError,
+  BadRequestError,
   DependencyUnavailableError,
   PayloadTooLargeError,
   ValidationError,
@@ -138,6 +139,9 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
   async function queueJob(jobId: string, user: User, upload: ReceivedUpload): Promise<JobDocument> {
     let job: JobDocument | undefined;
     try {
+      if (upload.size === 0) {
+        throw new BadRequestError('EMPTY_FILE', 'the file is empty: there is nothing to convert');
+      }
       const options = parseOptionFields(upload.fields);
       job = await jobs.create({
         id: jobId,
