@@ -37,9 +37,11 @@ start_service() {
   fi
   say "starting $name on 127.0.0.1:$port"
   # NODE_ENV=development gives each service its local defaults (loopback
-  # hosts, development credentials); nothing else is needed here.
+  # hosts, development credentials); only the other services' ports, which
+  # these scripts may have moved, are passed on.
   (cd "$ROOT/services/$name" && launch "svc-$name" "$STATE_DIR/log/$name.log" \
     env NODE_ENV=development LOG_LEVEL="${LOG_LEVEL:-info}" PORT="$port" \
+    AUTH_URL="http://127.0.0.1:$(service_port auth)" \
     node src/main.ts)
 }
 
