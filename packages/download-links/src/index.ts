@@ -79,6 +79,8 @@ export function verifyDownload(
   if (!UNIX_SECONDS.test(expires) || !SIGNATURE.test(sig)) return false;
   const expiresAt = Number(expires);
   if (expiresAt * 1000 <= now.getTime()) return false;
-  const expected = Buffer.from(signature(secret, fid, expiresAt), 'base64url');
-  return timingSafeEqual(expected, Buffer.from(sig, 'base64url'));
+  // Compared as text, not decoded: the last base64url character carries two spare bits,
+  // so decoding would accept four spellings of one signature.
+  const expected = Buffer.from(signature(secret, fid, expiresAt), 'ascii');
+  return timingSafeEqual(expected, Buffer.from(sig, 'ascii'));
 }

@@ -45,6 +45,17 @@ describe('signed download links', () => {
     assert.equal(verifyDownload(SECRET, { ...query, sig: flipped }, NOW), false);
   });
 
+  it('accepts only the one spelling of a signature (the spare bits of its last character count)', () => {
+    const query = received(downloadUrl(signDownload(SECRET, FID, 600, NOW)));
+    const sig = query.sig ?? '';
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(sig.at(-1) ?? '');
+    // Same six bits but for the lowest two: decodes to the same bytes.
+    const sibling = `${sig.slice(0, -1)}${alphabet[last ^ 1] ?? ''}`;
+    assert.equal(Buffer.from(sibling, 'base64url').equals(Buffer.from(sig, 'base64url')), true);
+    assert.equal(verifyDownload(SECRET, { ...query, sig: sibling }, NOW), false);
+  });
+
   it('rejects a link signed with another secret', () => {
     const query = received(downloadUrl(signDownload(`${SECRET}-other`, FID, 600, NOW)));
     assert.equal(verifyDownload(SECRET, query, NOW), false);

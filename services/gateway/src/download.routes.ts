@@ -71,7 +71,8 @@ export function downloadRoutes(deps: DownloadRoutesDeps): Router {
     const etag = `"${file._id.toHexString()}"`;
     res.setHeader('ETag', etag);
     res.setHeader('Last-Modified', file.uploadDate.toUTCString());
-    res.setHeader('Cache-Control', 'private, max-age=3600');
+    // Revalidated on every use (a cheap 304), so a deleted MP3 does not live on in a browser cache.
+    res.setHeader('Cache-Control', 'private, no-cache');
     res.attachment(downloadName(file));
     res.type(MP3_TYPE);
     if (req.fresh) {
