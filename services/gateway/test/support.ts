@@ -38,6 +38,8 @@ export interface TestSystem {
 export interface TestSystemOptions {
   /** Gateway environment overrides (e.g. MAX_UPLOAD_BYTES). */
   env?: Record<string, string>;
+  /** Auth environment overrides (e.g. LOGIN_MAX_FAILURES_PER_IP). */
+  authEnv?: Record<string, string>;
 }
 
 /**
@@ -47,7 +49,7 @@ export interface TestSystemOptions {
  */
 export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
   const id = randomBytes(6).toString('hex');
-  const auth = await startTestAuth();
+  const auth = await startTestAuth(options.authEnv);
   const vhost = await createTestVhost();
   const amqp = new URL(testServers.amqpUrl);
   const amqpProxy = await startTcpProxy(Number(amqp.port || 5672), amqp.hostname);
