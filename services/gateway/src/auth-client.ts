@@ -20,13 +20,15 @@ const claimsSchema = z.object({
 /** The problem document auth answers with, as far as the gateway reads it. */
 const problemSchema = z.object({ code: z.string(), detail: z.string() });
 
-/** Headers of auth's answers that /login and /register pass on to the client. */
+/**
+ * Headers of auth's answers that /login and /register pass on to the client. Not Location:
+ * auth's `/users/<id>` is no path of the public API.
+ */
 const PASSED_HEADERS = [
   'content-type',
   'www-authenticate',
   'retry-after',
   'cache-control',
-  'location',
 ] as const;
 
 export interface ForwardedAnswer {

@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request } from 'express';
 import { verifyDownload } from '@mp3converter/download-links';
-import { BadRequestError, NotFoundError } from '@mp3converter/errors';
+import { AppError, BadRequestError, NotFoundError } from '@mp3converter/errors';
 import {
   findFile,
   formatContentRange,
@@ -35,6 +35,14 @@ function downloadName(file: GridFSFile): string {
   const original = (file.metadata as Partial<JobFileMetadata> | undefined)?.original_name;
   if (typeof original === 'string' && original !== '') return mp3FileName(original);
   return file.filename.endsWith('.mp3') ? file.filename : mp3FileName(file.filename);
+}
+
+/** 416: the Range asked for lies past the end of the file; Content-Range gives the size. */
+class RangeNotSatisfiableError extends AppError {
+  override name = 'RangeNotSatisfiableError';
+  constructor(size: number) {
+    super('RANGE_NOT_SATISFIABLE', `the range lies outside the file of ${size} bytes`, 416, false);
+  }
 }
 
 function notFound(): NotFoundError {
@@ -82,10 +90,11 @@ export function downloadRoutes(deps: DownloadRoutesDeps): Router {
 
     const range = requestedRange(req, size, etag);
     if (range === 'unsatisfiable') {
-      res.removeHeader('Content-Disposition');
-      res.status(416).setHeader('Content-Range', formatContentRange(undefined, size));
-      res.end();
-      return;
+      for (const header of ['Content-Disposition', 'Content-Type', 'ETag', 'Last-Modified']) {
+        res.removeHeader(header);
+      }
+      res.setHeader('Content-Range', formatContentRange(undefined, size));
+      throw new RangeNotSatisfiableError(size);
     }
     if (range !== undefined) {
       res.status(206).setHeader('Content-Range', formatContentRange(range, size));

@@ -104,9 +104,10 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
   const { jobs, links } = deps;
   const log = deps.log.child({ module: 'jobs' });
   const router = Router();
-  router.use('/jobs', authenticate(deps.auth));
+  // On each route, not router.use('/jobs'): the route is then known (metrics label) when auth fails.
+  const signedIn = authenticate(deps.auth);
 
-  router.get('/jobs', async (req, res) => {
+  router.get('/jobs', signedIn, async (req, res) => {
     const query = listQuery.safeParse(req.query);
     if (!query.success) {
       throw new BadRequestError(
@@ -132,7 +133,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     });
   });
 
-  router.get('/jobs/:jobId', async (req, res) => {
+  router.get('/jobs/:jobId', signedIn, async (req, res) => {
     const job = await jobs.findForOwner(req.params.jobId, currentUser(res).id);
     if (job === undefined) throw jobNotFound();
     res.setHeader('Cache-Control', 'no-store');
@@ -144,7 +145,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
    * at work finds it gone and removes its own MP3. Then the files go, then the job. An
    * interrupted delete (MongoDB gone midway) is finished by repeating the request.
    */
-  router.delete('/jobs/:jobId', async (req, res) => {
+  router.delete('/jobs/:jobId', signedIn, async (req, res) => {
     const job = await jobs.markDeleted(req.params.jobId, currentUser(res).id);
     if (job === undefined) throw jobNotFound();
     await deleteFile(deps.videos, job.video.fid);

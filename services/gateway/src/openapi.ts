@@ -117,12 +117,6 @@ export const openApiDocument = {
         responses: {
           '201': {
             description: 'The account was created.',
-            headers: {
-              Location: {
-                description: "The account's path in the auth service (`/users/<id>`).",
-                schema: { type: 'string' },
-              },
-            },
             content: {
               'application/json': { schema: { $ref: '#/components/schemas/Account' } },
             },
@@ -416,7 +410,7 @@ export const openApiDocument = {
           },
           '416': {
             description:
-              'The range lies outside the file. No body: `Content-Range` gives the size.',
+              'The range lies outside the file (`RANGE_NOT_SATISFIABLE`); `Content-Range` gives the size.',
             headers: {
               'Content-Range': {
                 description: '`bytes */<size>`.',
@@ -424,6 +418,7 @@ export const openApiDocument = {
                 schema: { type: 'string' },
               },
             },
+            content: problemJson,
           },
           '500': { $ref: '#/components/responses/Internal' },
           '503': { $ref: '#/components/responses/Unavailable' },

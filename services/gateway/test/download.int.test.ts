@@ -221,7 +221,10 @@ describe('GET /download with a Range', () => {
     const response = await ranged(`bytes=${size()}-`);
     assert.equal(response.status, 416);
     assert.equal(response.headers.get('content-range'), `bytes */${size()}`);
-    assert.equal((await bodyBytes(response)).length, 0);
+    assert.equal(response.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+    assert.equal(response.headers.get('content-disposition'), null);
+    const problem = JSON.parse((await bodyBytes(response)).toString('utf8')) as { code?: string };
+    assert.equal(problem.code, 'RANGE_NOT_SATISFIABLE');
   });
 
   it('sends the whole file for a malformed or multiple range', async () => {

@@ -363,7 +363,7 @@ describe('the OpenAPI document', () => {
           const response = deref(responseOrRef);
           assert.equal(typeof response.description, 'string', `${where} ${status}: description`);
           if (Number(status) < 400) continue;
-          // Errors are problem documents (or, like a 416, have no body at all).
+          // Errors are problem documents.
           const content = (response.content ?? {}) as JsonObject;
           for (const [mediaType, media] of Object.entries(content)) {
             assert.equal(mediaType, 'application/problem+json', `${where} ${status}`);
