@@ -187,6 +187,10 @@ class Upload {
   }
 
   #onFile(stream: Readable, info: FileInfo): void {
+    // #fail destroys the parser, which destroys the part being read with an error. A part
+    // that is only resumed (a second file, or one after a failure) has no other listener,
+    // and an unheard 'error' would be an uncaught exception that ends the process.
+    stream.on('error', () => undefined);
     this.#files += 1;
     if (this.#files > 1) {
       stream.resume();
