@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { downloadUrl, signDownload } from '@mp3converter/download-links';
 import { BadRequestError, NotFoundError } from '@mp3converter/errors';
@@ -133,7 +133,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
     });
   });
 
-  router.get('/jobs/:jobId', signedIn, async (req, res) => {
+  router.get('/jobs/:jobId', signedIn, async (req: Request<{ jobId: string }>, res) => {
     const job = await jobs.findForOwner(req.params.jobId, currentUser(res).id);
     if (job === undefined) throw jobNotFound();
     res.setHeader('Cache-Control', 'no-store');
@@ -145,7 +145,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
    * at work finds it gone and removes its own MP3. Then the files go, then the job. An
    * interrupted delete (MongoDB gone midway) is finished by repeating the request.
    */
-  router.delete('/jobs/:jobId', signedIn, async (req, res) => {
+  router.delete('/jobs/:jobId', signedIn, async (req: Request<{ jobId: string }>, res) => {
     const job = await jobs.markDeleted(req.params.jobId, currentUser(res).id);
     if (job === undefined) throw jobNotFound();
     await deleteFile(deps.videos, job.video.fid);
