@@ -94,11 +94,14 @@ function knownRequestError(error: unknown): [number, string, string] | undefined
  * 500 that carries only the request id.
  */
 export function problemHandler(log: Logger): ErrorRequestHandler {
-  return (error: unknown, _req, res, next) => {
+  return (error: unknown, req, res, next) => {
     if (res.headersSent) {
       next(error);
       return;
     }
+    // Answered before the body was read (an upload refused): close the connection after the
+    // answer rather than let Node read and discard what may be gigabytes to keep it alive.
+    if (!req.complete) res.setHeader('Connection', 'close');
     if (error instanceof AppError) {
       if (error instanceof UnauthorizedError)
         res.setHeader(

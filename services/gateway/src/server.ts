@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Router } from 'express';
 import { connectAmqp, type AmqpConnection } from '@mp3converter/amqp';
@@ -68,6 +69,13 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     },
     log,
   );
+  // Expect: 100-continue (curl sends it for large uploads): Node would answer "100 Continue"
+  // at once. An upload answers it itself once the token and size are checked, so a refused
+  // upload is refused before the client sends its gigabytes; every other request gets it now.
+  server.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (!isUploadRequest(req)) res.writeContinue();
+    server.server.emit('request', req, res);
+  });
 
   const prepare = async (): Promise<void> => {
     mongo = await untilAvailable(stopping.signal, log, 'mongodb', () =>
@@ -124,6 +132,10 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       await Promise.allSettled([amqp?.close(), mongo?.close(), auth.close()]);
     },
   };
+}
+
+function isUploadRequest(req: IncomingMessage): boolean {
+  return req.method === 'POST' && /^\/upload(?:\?|$)/.test(req.url ?? '');
 }
 
 /**

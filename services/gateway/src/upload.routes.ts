@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Router, type Response } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { AmqpConnection } from '@mp3converter/amqp';
 import {
@@ -109,6 +109,9 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
           `The file is larger than the limit of ${deps.maxBytes} bytes`,
         );
       }
+      // The client waits for this before sending the body (curl does for large files): only
+      // now, once the token, the broker and the size are checked, is the body wanted.
+      if (req.get('expect')?.toLowerCase() === '100-continue') res.writeContinue();
       const jobId = randomUUID();
       const metadata: Omit<JobFileMetadata, 'original_name'> = { job_id: jobId, owner_id: user.id };
       const upload = await receiveUpload(req, {
@@ -128,7 +131,6 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
         .json({ ...jobView(job, deps.links), location: `/jobs/${job._id}` });
     } catch (error) {
       outcome = uploadOutcome(error);
-      if (outcome !== 'accepted' && !res.headersSent) closeAfterResponse(res);
       throw error;
     } finally {
       metrics.upload(outcome);
@@ -197,12 +199,4 @@ function uploadOutcome(error: unknown): UploadOutcome {
   if (error instanceof UploadAbortedError) return 'aborted';
   if (error instanceof AppError && error.status < 500) return 'rejected';
   return 'failed';
-}
-
-/**
- * After an error the rest of the request body is not wanted: the connection is closed once
- * the answer is sent, instead of Node reading (up to gigabytes of) the remainder to keep it alive.
- */
-function closeAfterResponse(res: Response): void {
-  res.setHeader('Connection', 'close');
 }

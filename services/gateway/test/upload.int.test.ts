@@ -219,6 +219,41 @@ async function chunkedUpload(body: Buffer): Promise<RawResponse> {
   };
 }
 
+/**
+ * Sends an upload with `Expect: 100-continue`, as curl does for files over 1 MiB: the body is
+ * written only if the server answers "100 Continue". Answers the final status and whether the
+ * body was sent.
+ */
+function expectContinueUpload(
+  body: Buffer,
+  headers: Record<string, string>,
+): Promise<{ status: number; bodySent: boolean }> {
+  return new Promise((resolve, reject) => {
+    let bodySent = false;
+    const req = request(`${system.url}/upload`, {
+      method: 'POST',
+      headers: {
+        ...headers,
+        'content-type': MULTIPART_TYPE,
+        'content-length': String(body.length),
+        expect: '100-continue',
+      },
+    });
+    req.on('continue', () => {
+      bodySent = true;
+      req.end(body);
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, bodySent });
+      });
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+  });
+}
+
 async function chunkCount(): Promise<number> {
   return system.videos.collection('fs.chunks').countDocuments();
 }
@@ -400,6 +435,21 @@ describe('POST /upload', () => {
     await expectProblem(response, 401, 'TOKEN_REQUIRED');
     assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer\b/);
     await assertNothingLeft();
+  });
+
+  it('answers Expect: 100-continue only once the token is good, so a refused upload sends no body', async () => {
+    const body = multipart([file(randomBytes(200_000))]);
+    assert.deepEqual(await expectContinueUpload(body, bearer('not.a.token')), {
+      status: 401,
+      bodySent: false,
+    });
+    assert.deepEqual(await expectContinueUpload(body, {}), { status: 401, bodySent: false });
+    assert.deepEqual(await expectContinueUpload(body, bearer(token)), {
+      status: 202,
+      bodySent: true,
+    });
+    const { files, jobs, messages } = await leftovers();
+    assert.deepEqual({ files, jobs, messages }, { files: 1, jobs: 1, messages: 1 });
   });
 
   it('answers 401 to a token auth does not vouch for', async () => {
