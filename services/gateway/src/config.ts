@@ -31,6 +31,8 @@ const schema = z
     MAX_UPLOAD_BYTES: env.positiveInt(2 * GiB),
     /** A whole upload request may take this long (default 1 hour: 2 GiB at about 600 KB/s). */
     UPLOAD_TIMEOUT_MS: env.positiveInt(60 * 60 * 1000),
+    /** On SIGTERM, how long requests in flight (uploads) may take to finish before they are cut. */
+    SHUTDOWN_GRACE_MS: env.positiveInt(20_000),
     /** An upload that sends nothing for this long is cut off and its partial file removed. */
     UPLOAD_IDLE_TIMEOUT_MS: env.positiveInt(60_000),
     /** Signs download links; the notification service must have the same value. */
@@ -46,6 +48,7 @@ const schema = z
       port: c.PORT,
       trustProxy: c.TRUST_PROXY,
       uploadTimeoutMs: c.UPLOAD_TIMEOUT_MS,
+      shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
     },
     auth: { url: c.AUTH_URL, timeoutMs: c.AUTH_TIMEOUT_MS },
     mongo: {

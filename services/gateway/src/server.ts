@@ -25,8 +25,8 @@ export interface GatewayServer {
   stop(): Promise<void>;
 }
 
-/** The longest a request may wait for the server to close before it is cut, on shutdown. */
-const SHUTDOWN_GRACE_MS = 20_000;
+/** Then how long uploads cut off by the close have to remove what they stored. */
+const UPLOAD_CLEANUP_GRACE_MS = 5_000;
 
 /**
  * Starts the gateway: the HTTP server answers probes and /login at once, and the routes
@@ -41,6 +41,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   let mongo: MongoConnection | undefined;
   let amqp: AmqpConnection | undefined;
   let routes: Router | undefined;
+  const uploadsInFlight = new Set<Promise<unknown>>();
 
   const app = createGatewayApp({
     log,
@@ -114,6 +115,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         idleTimeoutMs: config.upload.idleTimeoutMs,
         publishTimeoutMs: config.amqp.publishTimeoutMs,
         metrics,
+        inFlight: uploadsInFlight,
         log,
       }),
     );
@@ -128,7 +130,12 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     ready: prepare(),
     stop: async () => {
       stopping.abort();
-      await server.close(SHUTDOWN_GRACE_MS);
+      await server.close(config.http.shutdownGraceMs);
+      // Uploads cut off by the close still remove their partial files: let them, briefly.
+      await Promise.race([
+        Promise.allSettled(uploadsInFlight),
+        sleep(UPLOAD_CLEANUP_GRACE_MS, undefined, { ref: false }),
+      ]);
       await Promise.allSettled([amqp?.close(), mongo?.close(), auth.close()]);
     },
   };

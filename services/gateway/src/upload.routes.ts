@@ -38,6 +38,11 @@ export interface UploadRoutesDeps {
   idleTimeoutMs: number;
   publishTimeoutMs: number;
   metrics: GatewayMetrics;
+  /**
+   * Uploads being handled, each until its files and job are in their final state (stored and
+   * queued, or removed): shutdown waits for them before it closes MongoDB.
+   */
+  inFlight: Set<Promise<unknown>>;
   log: Logger;
 }
 
@@ -99,6 +104,8 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
   router.post('/upload', authenticate(deps.auth), async (req, res) => {
     const user = currentUser(res);
     let outcome: UploadOutcome = 'failed';
+    const finished = Promise.withResolvers<undefined>();
+    deps.inFlight.add(finished.promise);
     try {
       // Refused before a byte is read: with the broker gone the job could not be queued.
       if (!amqp.isConnected()) throw new DependencyUnavailableError('rabbitmq');
@@ -134,6 +141,8 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
       throw error;
     } finally {
       metrics.upload(outcome);
+      deps.inFlight.delete(finished.promise);
+      finished.resolve(undefined);
     }
   });
 

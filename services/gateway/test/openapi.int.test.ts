@@ -408,6 +408,7 @@ describe('the OpenAPI document', () => {
           maxBytes: 1,
           idleTimeoutMs: 1,
           publishTimeoutMs: 1,
+          inFlight: new Set(),
           metrics,
           log,
         }),

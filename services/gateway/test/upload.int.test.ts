@@ -544,6 +544,26 @@ describe('POST /upload: size limit, clients that go away or stall', () => {
   });
 });
 
+describe('POST /upload: gateway shutdown', () => {
+  before(async () => {
+    await system.restartGateway({ SHUTDOWN_GRACE_MS: '300' });
+  });
+
+  after(async () => {
+    await system.restartGateway();
+  });
+
+  it('cuts off an upload still arriving after the grace period and removes its partial file before closing MongoDB', async () => {
+    await clean();
+    const head = Buffer.concat([partHead(file(Buffer.alloc(0))), randomBytes(700_000)]);
+    const { outcome } = startPartialUpload(head, head.length + 1_000_000);
+    await waitFor(async () => (await chunkCount()) > 0, { what: 'chunks being written' });
+    await system.gateway.stop();
+    assert.deepEqual(await leftovers(), NOTHING);
+    assert.equal((await outcome).kind, 'closed');
+  });
+});
+
 describe('POST /upload: RabbitMQ down', () => {
   beforeEach(clean);
   afterEach(async () => {
