@@ -184,10 +184,13 @@ export class JobStore {
 
   /**
    * Removes a job that never got going: the gateway's undo when the job's `video` message
-   * could not be published. A job a worker has already moved is left alone.
+   * could not be published. A job a worker has already moved is left alone: resolves false.
    */
-  async discard(jobId: string): Promise<void> {
-    await this.#run(() => this.collection.deleteOne({ _id: jobId, status: 'queued' }));
+  async discard(jobId: string): Promise<boolean> {
+    const { deletedCount } = await this.#run(() =>
+      this.collection.deleteOne({ _id: jobId, status: 'queued' }),
+    );
+    return deletedCount === 1;
   }
 
   /** Removes a job marked deleted, once its files are gone. */

@@ -132,6 +132,17 @@ describe('JobStore', () => {
     assert.equal(await store.markDeleted(id, 'user-1'), undefined);
   });
 
+  it('discards a job only while it is queued', async () => {
+    const store = await freshStore();
+    const { _id: queued } = await store.create(newJob());
+    assert.equal(await store.discard(queued), true);
+    assert.equal(await store.find(queued), undefined);
+    const { _id: taken } = await store.create(newJob());
+    await store.transition(taken, 'queued', 'converting');
+    assert.equal(await store.discard(taken), false);
+    assert.equal((await store.find(taken))?.status, 'converting');
+  });
+
   it('remove leaves a job that is not marked deleted', async () => {
     const store = await freshStore();
     const { _id: id } = await store.create(newJob());

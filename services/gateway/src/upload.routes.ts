@@ -189,8 +189,24 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
       log.info({ jobId, videoFid: upload.file.id, size: upload.size }, 'upload queued');
       return job;
     } catch (error) {
-      // A message whose confirm was lost may still reach the converter: it finds no job and drops it.
-      if (job !== undefined) await jobs.discard(jobId).catch(() => undefined);
+      if (job !== undefined) {
+        // A message whose confirm was lost may still have reached a converter. If the job is
+        // still queued it is removed, and a late message finds no job and is dropped; if a
+        // converter has already moved it, the upload did succeed.
+        const discarded = await jobs.discard(jobId).catch((cleanupError: unknown) => {
+          log.warn({ err: cleanupError, jobId }, 'could not remove the job of a failed upload');
+          return undefined;
+        });
+        if (discarded === false) {
+          const moved = await jobs.find(jobId).catch(() => undefined);
+          if (moved !== undefined) {
+            log.info({ jobId }, 'the confirm was lost but a converter has the job: upload queued');
+            return moved;
+          }
+        }
+        // The job could not be removed: its video stays, so that the job stays whole.
+        if (discarded === undefined) throw error;
+      }
       await deleteFile(videos, upload.file.id).catch((cleanupError: unknown) => {
         log.warn(
           { err: cleanupError, fid: upload.file.id },

@@ -5,7 +5,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import amqplib, { type Channel, type ChannelModel } from 'amqplib';
 import type { GridFSFile } from 'mongodb';
 import { VIDEO_QUEUE, videoMessageSchema } from '@mp3converter/contracts';
-import { JOBS_COLLECTION } from '@mp3converter/jobs';
+import { JOBS_COLLECTION, JobStore } from '@mp3converter/jobs';
 import { rawRequest, waitFor, type RawResponse } from '@mp3converter/testkit';
 import { bearer, signUp, startTestSystem, videoForm, type TestSystem } from './support.ts';
 
@@ -624,6 +624,30 @@ describe('POST /upload: RabbitMQ down', () => {
       await waitFor(async () => (await readiness()) === 200, { what: 'the gateway reconnected' });
       // The message died with the connection, and the publisher does not send it again.
       await assertNothingLeft();
+    });
+
+    it('answers 202 when the confirm is lost but a converter already took the job, and keeps its video', async () => {
+      await clean();
+      system.amqpProxy.stall();
+      const response = upload(videoForm(randomBytes(600_000)));
+      const jobId = await waitFor(
+        async () =>
+          (await system.jobsDb.collection<{ _id: string }>(JOBS_COLLECTION).findOne({}))?._id,
+        { what: 'the job created, its message on the way' },
+      );
+      // What a converter does on receiving the message (whose confirm is what gets lost).
+      const store = new JobStore(system.jobsDb);
+      assert.ok(await store.transition(jobId, 'queued', 'converting'));
+      await system.amqpProxy.cut();
+      const answer = await response;
+      assert.equal(answer.status, 202, await answer.clone().text());
+      const body = (await answer.json()) as { jobId: string; status: string };
+      assert.deepEqual([body.jobId, body.status], [jobId, 'converting']);
+      const { files, jobs } = await leftovers();
+      assert.deepEqual({ files, jobs }, { files: 1, jobs: 1 });
+
+      await system.amqpProxy.restore();
+      await waitFor(async () => (await readiness()) === 200, { what: 'the gateway reconnected' });
     });
   });
 });
