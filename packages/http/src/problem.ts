@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import {
   AppError,
   NotFoundError,
@@ -99,9 +99,7 @@ export function problemHandler(log: Logger): ErrorRequestHandler {
       next(error);
       return;
     }
-    // Answered before the body was read (an upload refused): close the connection after the
-    // answer rather than let Node read and discard what may be gigabytes to keep it alive.
-    if (!req.complete) res.setHeader('Connection', 'close');
+    if (!req.complete) closeAfterLinger(req, res);
     if (error instanceof AppError) {
       if (error instanceof UnauthorizedError)
         res.setHeader(
@@ -134,6 +132,32 @@ export function problemHandler(log: Logger): ErrorRequestHandler {
       detail: 'an unexpected error occurred; quote the request id when reporting it',
     });
   };
+}
+
+/** How long the rest of an unwanted request body is read and discarded after an error answer. */
+export const UNREAD_BODY_LINGER_MS = 2_000;
+
+/**
+ * An error answered before the request body was read (an upload refused): the rest of the body
+ * is not wanted, but closing at once would make the client's kernel reset the connection while
+ * it is still sending, and a reset can discard the answer before the client reads it (browsers,
+ * fetch and most libraries do not wait for `Expect: 100-continue`). So Node reads and discards
+ * the rest, as it does to keep a connection alive, but for UNREAD_BODY_LINGER_MS at most: then
+ * the connection is closed, so a client cannot make the server read gigabytes it refused.
+ */
+function closeAfterLinger(req: Request, res: Response): void {
+  res.once('finish', () => {
+    if (req.complete) return;
+    // Node drains only a body nobody started reading; an upload stopped midway is resumed here.
+    req.resume();
+    const timer = setTimeout(() => {
+      if (!req.complete) req.socket.destroy();
+    }, UNREAD_BODY_LINGER_MS);
+    timer.unref();
+    req.socket.once('close', () => {
+      clearTimeout(timer);
+    });
+  });
 }
 
 export function notFoundHandler(): RequestHandler {

@@ -452,6 +452,15 @@ describe('POST /upload', () => {
     assert.deepEqual({ files, jobs, messages }, { files: 1, jobs: 1, messages: 1 });
   });
 
+  it('answers 401 to a client that sends a large body without waiting (no reset instead of the answer)', async () => {
+    // fetch() does not use Expect: 100-continue: it is still sending when the answer comes.
+    for (let i = 0; i < 3; i += 1) {
+      const response = await upload(videoForm(new Uint8Array(10_000_000)), {});
+      await expectProblem(response, 401, 'TOKEN_REQUIRED');
+    }
+    await assertNothingLeft();
+  });
+
   it('answers 401 to a token auth does not vouch for', async () => {
     const response = await upload(videoForm(randomBytes(1000)), bearer('not.a.token'));
     assert.equal(response.status, 401);
