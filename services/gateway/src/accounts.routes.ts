@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import express, { Router, type Request, type Response } from 'express';
 import type { AuthClient } from './auth-client.ts';
 
@@ -9,6 +10,18 @@ const MAX_ACCOUNT_BODY = '16kb';
  * body and the headers it acts on (WWW-Authenticate, Retry-After), as the original's
  * `curl -X POST -u email:password http://mp3converter.com/login` expects.
  */
+/**
+ * The client's address as the gateway's own TRUST_PROXY reads X-Forwarded-For (from the
+ * Ingress). Only this goes on to auth: a chain sent by the client itself would let it pick a
+ * fresh throttle key per request wherever auth trusts the hop it came through.
+ */
+function clientAddress(req: Request): string {
+  const address = req.ip;
+  return address !== undefined && isIP(address) !== 0
+    ? address
+    : (req.socket.remoteAddress ?? 'unknown');
+}
+
 export function accountsRoutes(auth: AuthClient): Router {
   const router = Router();
   // Any content type: auth decides what it accepts, and says so in its own words.
@@ -18,7 +31,7 @@ export function accountsRoutes(auth: AuthClient): Router {
     const answer = await auth.forward(path, {
       headers: req.headers,
       body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-      clientAddress: req.socket.remoteAddress ?? 'unknown',
+      clientAddress: clientAddress(req),
     });
     res.status(answer.status).set(answer.headers).send(answer.body);
   };

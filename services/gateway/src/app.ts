@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import { DependencyUnavailableError } from '@mp3converter/errors';
 import {
@@ -12,11 +13,37 @@ import type { Logger } from '@mp3converter/logging';
 import type { GatewayMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 
+/** POST /upload, matched as Express matches routes: any case, an optional trailing slash. */
+export function isUploadRequest(req: IncomingMessage): boolean {
+  return req.method === 'POST' && /^\/upload\/?(?:\?|$)/i.test(req.url ?? '');
+}
+
+/**
+ * The server's request timeout is long, for uploads; any other request whose body trickles in
+ * (a slow-loris client) is cut off after `timeoutMs`.
+ */
+function bodyDeadline(timeoutMs: number): RequestHandler {
+  return (req, res, next) => {
+    if (!req.complete && !isUploadRequest(req)) {
+      const timer = setTimeout(() => {
+        if (!req.complete) req.destroy();
+      }, timeoutMs);
+      timer.unref();
+      res.once('close', () => {
+        clearTimeout(timer);
+      });
+    }
+    next();
+  };
+}
+
 export interface GatewayAppDeps {
   log: Logger;
   metrics: GatewayMetrics;
   /** Express "trust proxy": which hops may set X-Forwarded-For. */
   trustProxy: string;
+  /** Every request but an upload must have sent its whole body within this time. */
+  bodyTimeoutMs: number;
   /** Routes that work without MongoDB and RabbitMQ (the auth pass-through). */
   accountRoutes: Router;
   /** Routes that need MongoDB and RabbitMQ: answered 503 until they are connected. */
@@ -33,6 +60,7 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', deps.trustProxy);
   app.set('etag', false);
+  app.use(bodyDeadline(deps.bodyTimeoutMs));
   app.use(requestContext());
   app.use(deps.metrics.middleware());
   app.use(accessLog(deps.log));

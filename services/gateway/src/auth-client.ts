@@ -93,8 +93,8 @@ export class AuthClient {
 
   /**
    * Passes a client's /login or /register to auth and hands back auth's answer as it is:
-   * status, body and the headers clients act on. `clientAddress` goes on as the last hop of
-   * X-Forwarded-For, so auth throttles per client, not per gateway.
+   * status, body and the headers clients act on. `clientAddress` (the client as the gateway
+   * sees it) goes on as X-Forwarded-For, so auth throttles per client, not per gateway.
    */
   async forward(
     path: '/login' | '/register',
@@ -105,11 +105,7 @@ export class AuthClient {
       const value = request.headers[name];
       if (value !== undefined) headers[name] = value;
     }
-    // The chain so far, with the address this request came from added as its last hop.
-    const forwardedFor = [request.headers['x-forwarded-for'] ?? []]
-      .flat()
-      .filter((hop) => hop !== '');
-    headers['x-forwarded-for'] = [...forwardedFor, request.clientAddress].join(', ');
+    headers['x-forwarded-for'] = request.clientAddress;
     const response = await this.#http.request({
       method: 'POST',
       path,

@@ -31,6 +31,8 @@ const schema = z
     MAX_UPLOAD_BYTES: env.positiveInt(2 * GiB),
     /** A whole upload request may take this long (default 1 hour: 2 GiB at about 600 KB/s). */
     UPLOAD_TIMEOUT_MS: env.positiveInt(60 * 60 * 1000),
+    /** Every request but an upload must have sent its whole body within this time. */
+    REQUEST_BODY_TIMEOUT_MS: env.positiveInt(30_000),
     /** On SIGTERM, how long requests in flight (uploads) may take to finish before they are cut. */
     SHUTDOWN_GRACE_MS: env.positiveInt(20_000),
     /** An upload that sends nothing for this long is cut off and its partial file removed. */
@@ -49,6 +51,7 @@ const schema = z
       trustProxy: c.TRUST_PROXY,
       uploadTimeoutMs: c.UPLOAD_TIMEOUT_MS,
       shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
+      bodyTimeoutMs: c.REQUEST_BODY_TIMEOUT_MS,
     },
     auth: { url: c.AUTH_URL, timeoutMs: c.AUTH_TIMEOUT_MS },
     mongo: {

@@ -10,7 +10,7 @@ import { JobStore, ensureJobFileIndex } from '@mp3converter/jobs';
 import type { Logger } from '@mp3converter/logging';
 import { connectMongo, type MongoConnection } from '@mp3converter/mongo';
 import { accountsRoutes } from './accounts.routes.ts';
-import { createGatewayApp } from './app.ts';
+import { createGatewayApp, isUploadRequest } from './app.ts';
 import { AuthClient } from './auth-client.ts';
 import type { GatewayConfig } from './config.ts';
 import { downloadRoutes } from './download.routes.ts';
@@ -27,6 +27,11 @@ export interface GatewayServer {
 
 /** Then how long uploads cut off by the close have to remove what they stored. */
 const UPLOAD_CLEANUP_GRACE_MS = 5_000;
+
+/** How long stop() may take at most: give the process's shutdown timer at least this much. */
+export function shutdownBudgetMs(config: GatewayConfig): number {
+  return config.http.shutdownGraceMs + UPLOAD_CLEANUP_GRACE_MS + 5_000;
+}
 
 /**
  * Starts the gateway: the HTTP server answers probes and /login at once, and the routes
@@ -47,6 +52,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     log,
     metrics,
     trustProxy: config.http.trustProxy,
+    bodyTimeoutMs: config.http.bodyTimeoutMs,
     accountRoutes: accountsRoutes(auth),
     routes: () => routes,
     readiness: {
@@ -139,10 +145,6 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       await Promise.allSettled([amqp?.close(), mongo?.close(), auth.close()]);
     },
   };
-}
-
-function isUploadRequest(req: IncomingMessage): boolean {
-  return req.method === 'POST' && /^\/upload(?:\?|$)/.test(req.url ?? '');
 }
 
 /**

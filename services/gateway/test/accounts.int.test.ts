@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -206,6 +208,58 @@ describe('POST /login through the gateway', () => {
     assert.equal(other.status, 401);
     // Nor is a client that sends no X-Forwarded-For (the gateway's own peer address counts).
     assert.equal((await login(await registered(), { forwardedFor: null })).status, 200);
+  });
+});
+
+describe('with a gateway that does not trust the client to name its address', () => {
+  let strict: TestSystem;
+  before(async () => {
+    strict = await startTestSystem({
+      // Only some proxy elsewhere may set X-Forwarded-For; this test's loopback client may not.
+      env: { TRUST_PROXY: '192.0.2.1' },
+      authEnv: { LOGIN_MAX_FAILURES_PER_IP: String(MAX_FAILURES_PER_IP) },
+    });
+  });
+  after(async () => {
+    await strict.stop();
+  });
+
+  it('counts a client that sends a fresh X-Forwarded-For each time as the one client it is', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i <= MAX_FAILURES_PER_IP; i += 1) {
+      const response = await fetch(`${strict.url}/login`, {
+        method: 'POST',
+        headers: {
+          authorization: basic(newEmail(), 'wrong-password'),
+          'x-forwarded-for': clientAddress(),
+        },
+      });
+      statuses.push(response.status);
+    }
+    assert.deepEqual(statuses, [...Array<number>(MAX_FAILURES_PER_IP).fill(401), 429]);
+  });
+});
+
+describe('a client whose body trickles in', () => {
+  let short: TestSystem;
+  before(async () => {
+    short = await startTestSystem({ env: { REQUEST_BODY_TIMEOUT_MS: '300' } });
+  });
+  after(async () => {
+    await short.stop();
+  });
+
+  it('is cut off once the body deadline passes, not after the upload timeout', async () => {
+    const socket = connect(Number(new URL(short.url).port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(
+      'POST /register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'Content-Length: 10000\r\n\r\n{',
+    );
+    const started = performance.now();
+    await once(socket, 'close');
+    const elapsedMs = performance.now() - started;
+    assert.ok(elapsedMs >= 250 && elapsedMs < 5_000, `closed after ${Math.round(elapsedMs)} ms`);
   });
 });
 

@@ -420,6 +420,7 @@ describe('the OpenAPI document', () => {
         log,
         metrics,
         trustProxy: 'loopback',
+        bodyTimeoutMs: 1_000,
         accountRoutes: accountsRoutes(auth),
         routes: () => undefined,
         readiness: {},
