@@ -6,7 +6,7 @@ import {
   type GridFSBucketOptions,
   type GridFSChunk,
   type GridFSFile,
-  type ObjectId,
+  ObjectId,
 } from 'mongodb';
 
 /**
@@ -62,6 +62,35 @@ export async function deleteFile(bucket: FileBucket, id: ObjectId): Promise<bool
     const { deletedCount } = await bucket.files.deleteOne({ _id: id });
     await bucket.chunks.deleteMany({ files_id: id });
     return deletedCount > 0;
+  } catch (error) {
+    throw mongoError(error);
+  }
+}
+
+/**
+ * Deletes chunks that no files document points to and whose file was begun before `olderThan`
+ * (the ObjectId of a file is made when its upload opens): what an upload leaves when the server
+ * went away before its own cleanup could run. Pick `olderThan` earlier than the longest an
+ * upload may take, so that uploads still arriving (whose files document comes last) are never
+ * touched. Resolves the number of files whose chunks were deleted.
+ */
+export async function sweepOrphanChunks(bucket: FileBucket, olderThan: Date): Promise<number> {
+  try {
+    const cutoff = ObjectId.createFromTime(Math.floor(olderThan.getTime() / 1000));
+    const begun = (await bucket.chunks.distinct('files_id', {
+      files_id: { $lt: cutoff },
+    })) as unknown[];
+    const ids = begun.filter((id): id is ObjectId => id instanceof ObjectId);
+    if (ids.length === 0) return 0;
+    const complete = await bucket.files
+      .find({ _id: { $in: ids } }, { projection: { _id: 1 } })
+      .map((file) => file._id.toHexString())
+      .toArray();
+    const known = new Set(complete);
+    const orphans = ids.filter((id) => !known.has(id.toHexString()));
+    if (orphans.length === 0) return 0;
+    await bucket.chunks.deleteMany({ files_id: { $in: orphans } });
+    return orphans.length;
   } catch (error) {
     throw mongoError(error);
   }

@@ -1,4 +1,4 @@
-export { FileBucket, deleteFile, findFile, openBucket } from './bucket.ts';
+export { FileBucket, deleteFile, findFile, openBucket, sweepOrphanChunks } from './bucket.ts';
 export { openDownload } from './download.ts';
 export { FileTooLargeError } from './errors.ts';
 export { parseObjectId } from './object-id.ts';

@@ -19,6 +19,7 @@ import {
   openDownload,
   parseObjectId,
   parseRangeHeader,
+  sweepOrphanChunks,
   uploadFromStream,
   type FileBucket,
 } from '../src/index.ts';
@@ -308,6 +309,39 @@ describe('GridFS helpers against the Mongo-wire server', () => {
     } finally {
       client.off('commandStarted', onCommand);
     }
+  });
+});
+
+describe('sweepOrphanChunks', () => {
+  it('deletes the chunks of old files that never got a files document, and nothing else', async () => {
+    const bucket = freshBucket();
+    const complete = await uploadFromStream(bucket, streamOf(randomBytes(3000)), {
+      filename: 'complete.bin',
+    });
+    // An upload begun an hour ago whose files document never came (the server went away).
+    const orphan = ObjectId.createFromTime(Math.floor(Date.now() / 1000) - 3600);
+    // And one begun just now, still arriving: its files document comes last.
+    const arriving = new ObjectId();
+    for (const filesId of [orphan, arriving]) {
+      await bucket.chunks.insertMany(
+        [0, 1].map((n) => ({
+          _id: new ObjectId(),
+          files_id: filesId,
+          n,
+          data: randomBytes(100),
+        })),
+      );
+    }
+
+    const olderThan = new Date(Date.now() - 10 * 60 * 1000);
+    assert.equal(await sweepOrphanChunks(bucket, olderThan), 1);
+    assert.equal(await bucket.chunks.countDocuments({ files_id: orphan }), 0);
+    assert.equal(await bucket.chunks.countDocuments({ files_id: arriving }), 2);
+    assert.equal(await bucket.chunks.countDocuments({ files_id: complete.id }), 3);
+    assert.equal(await sweepOrphanChunks(bucket, olderThan), 0);
+    // With a cutoff after the arriving upload began, it counts as abandoned too.
+    assert.equal(await sweepOrphanChunks(bucket, new Date(Date.now() + 1000)), 1);
+    assert.equal(await bucket.chunks.countDocuments({ files_id: complete.id }), 3);
   });
 });
 

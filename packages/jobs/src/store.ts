@@ -193,6 +193,20 @@ export class JobStore {
     return deletedCount === 1;
   }
 
+  /**
+   * Jobs marked deleted before `olderThan` and still there: deletes that were interrupted
+   * (their owner no longer sees them, so nobody will repeat them). Finish each with the files'
+   * deletion and `remove`.
+   */
+  async findDeletedBefore(olderThan: Date, limit = 100): Promise<JobDocument[]> {
+    return this.#run(() =>
+      this.collection
+        .find({ deletedAt: { $lt: olderThan } })
+        .limit(limit)
+        .toArray(),
+    );
+  }
+
   /** Removes a job marked deleted, once its files are gone. */
   async remove(jobId: string): Promise<void> {
     await this.#run(() => this.collection.deleteOne({ _id: jobId, deletedAt: { $exists: true } }));

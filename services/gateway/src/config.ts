@@ -37,6 +37,8 @@ const schema = z
     SHUTDOWN_GRACE_MS: env.positiveInt(20_000),
     /** An upload that sends nothing for this long is cut off and its partial file removed. */
     UPLOAD_IDLE_TIMEOUT_MS: env.positiveInt(60_000),
+    /** How often abandoned upload chunks and interrupted deletes are cleaned up. */
+    MAINTENANCE_INTERVAL_MS: env.positiveInt(10 * 60 * 1000),
     /** Signs download links; the notification service must have the same value. */
     DOWNLOAD_LINK_SECRET: env.secret(32),
     /** Lifetime of the `downloadUrl` in a job's JSON (the web page's player and button). */
@@ -62,6 +64,7 @@ const schema = z
     },
     amqp: { url: c.AMQP_URL, publishTimeoutMs: c.AMQP_PUBLISH_TIMEOUT_MS },
     upload: { maxBytes: c.MAX_UPLOAD_BYTES, idleTimeoutMs: c.UPLOAD_IDLE_TIMEOUT_MS },
+    maintenanceIntervalMs: c.MAINTENANCE_INTERVAL_MS,
     links: { secret: c.DOWNLOAD_LINK_SECRET, ttlSeconds: c.JOB_LINK_TTL_SECONDS },
   }));
 

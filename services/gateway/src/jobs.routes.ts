@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { downloadUrl, signDownload } from '@mp3converter/download-links';
 import { BadRequestError, NotFoundError } from '@mp3converter/errors';
-import { deleteFile, type FileBucket } from '@mp3converter/gridfs';
+import type { FileBucket } from '@mp3converter/gridfs';
 import {
   DEFAULT_PAGE_SIZE,
   MAX_PAGE_SIZE,
@@ -10,9 +10,9 @@ import {
   type JobStore,
 } from '@mp3converter/jobs';
 import type { Logger } from '@mp3converter/logging';
-import { mongoError } from '@mp3converter/mongo';
 import type { AuthClient } from './auth-client.ts';
 import { authenticate, currentUser } from './authenticate.ts';
+import { deleteJobFiles } from './job-files.ts';
 
 export interface LinkSettings {
   secret: string;
@@ -148,31 +148,13 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
   router.delete('/jobs/:jobId', signedIn, async (req: Request<{ jobId: string }>, res) => {
     const job = await jobs.markDeleted(req.params.jobId, currentUser(res).id);
     if (job === undefined) throw jobNotFound();
-    await deleteFile(deps.videos, job.video.fid);
-    if (job.mp3 !== undefined) await deleteFile(deps.mp3s, job.mp3.fid);
-    // Also any file of the job not (yet) recorded in it, such as the MP3 of a conversion
-    // that was storing it as the job was deleted.
-    for (const bucket of [deps.videos, deps.mp3s]) await deleteFilesOfJob(bucket, job._id);
+    await deleteJobFiles(job, deps);
     await jobs.remove(job._id);
     log.info({ jobId: job._id, status: job.status }, 'job deleted');
     res.status(204).end();
   });
 
   return router;
-}
-
-/** Deletes every file whose metadata names the job (`metadata.job_id`). */
-async function deleteFilesOfJob(bucket: FileBucket, jobId: string): Promise<void> {
-  let ids;
-  try {
-    ids = await bucket.files
-      .find({ 'metadata.job_id': jobId }, { projection: { _id: 1 } })
-      .map((file) => file._id)
-      .toArray();
-  } catch (error) {
-    throw mongoError(error);
-  }
-  for (const id of ids) await deleteFile(bucket, id);
 }
 
 function jobNotFound(): NotFoundError {

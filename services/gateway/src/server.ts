@@ -15,6 +15,7 @@ import { AuthClient } from './auth-client.ts';
 import type { GatewayConfig } from './config.ts';
 import { downloadRoutes } from './download.routes.ts';
 import { jobsRoutes } from './jobs.routes.ts';
+import { startMaintenance } from './maintenance.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { uploadRoutes } from './upload.routes.ts';
 
@@ -47,6 +48,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   let amqp: AmqpConnection | undefined;
   let routes: Router | undefined;
   const uploadsInFlight = new Set<Promise<unknown>>();
+  let maintenance: { stop(): Promise<void> } | undefined;
 
   const app = createGatewayApp({
     log,
@@ -128,6 +130,14 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     router.use(jobsRoutes({ auth, jobs, videos, mp3s, links, log }));
     router.use(downloadRoutes({ auth, mp3s, linkSecret: links.secret, log }));
     routes = router;
+    maintenance = startMaintenance({
+      videos,
+      mp3s,
+      jobs,
+      intervalMs: config.maintenanceIntervalMs,
+      uploadTimeoutMs: config.http.uploadTimeoutMs,
+      log,
+    });
     log.info('ready');
   };
 
@@ -137,6 +147,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     stop: async () => {
       stopping.abort();
       await server.close(config.http.shutdownGraceMs);
+      await maintenance?.stop();
       // Uploads cut off by the close still remove their partial files: let them, briefly.
       await Promise.race([
         Promise.allSettled(uploadsInFlight),
