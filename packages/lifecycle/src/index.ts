@@ -17,3 +17,4 @@ export {
   type ServerOptions,
   type ServerTimeouts,
 } from './http-server.ts';
+export { retryUntilAvailable, type RetryUntilAvailableOptions } from './retry.ts';

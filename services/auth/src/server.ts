@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DependencyUnavailableError } from '@mp3converter/errors';
 import { listen } from '@mp3converter/http';
+import { retryUntilAvailable } from '@mp3converter/lifecycle';
 import type { Logger } from '@mp3converter/logging';
 import { ensureAdmin } from './accounts.ts';
 import { accountsRoutes } from './accounts.routes.ts';
@@ -64,7 +64,10 @@ export async function startAuthServer(config: AuthConfig, log: Logger): Promise<
   );
 
   const prepare = async (): Promise<void> => {
-    await untilAvailable(stopping.signal, log, async () => {
+    const available = (error: unknown): boolean =>
+      error instanceof DependencyUnavailableError || isConnectionError(error);
+    const options = { signal: stopping.signal, log, dependency: 'mysql', isUnavailable: available };
+    await retryUntilAvailable(options, async () => {
       const applied = await migrate(config.database, log.child({ module: 'migrations' }));
       log.info({ applied }, 'database schema is up to date');
       if (config.admin !== undefined) await ensureAdmin(users, config.admin, log);
@@ -83,28 +86,4 @@ export async function startAuthServer(config: AuthConfig, log: Logger): Promise<
       await database.end();
     },
   };
-}
-
-/** Runs `work` until it succeeds, retrying with backoff while the database is unavailable. */
-async function untilAvailable(
-  signal: AbortSignal,
-  log: Logger,
-  work: () => Promise<void>,
-): Promise<void> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      await work();
-      return;
-    } catch (error) {
-      if (signal.aborted) return;
-      if (!(error instanceof DependencyUnavailableError) && !isConnectionError(error)) throw error;
-      const delayMs = Math.min(500 * 2 ** Math.min(attempt, 4), 5_000);
-      log.warn({ err: error, attempt, delayMs }, 'database unavailable, retrying');
-      try {
-        await sleep(delayMs, undefined, { signal });
-      } catch {
-        return; // stopped while waiting
-      }
-    }
-  }
 }

@@ -6,6 +6,7 @@ import { QUEUE_TOPOLOGY } from '@mp3converter/contracts';
 import { DependencyUnavailableError } from '@mp3converter/errors';
 import { openBucket } from '@mp3converter/gridfs';
 import { listen } from '@mp3converter/http';
+import { retryUntilAvailable } from '@mp3converter/lifecycle';
 import { JobStore, ensureJobFileIndex } from '@mp3converter/jobs';
 import type { Logger } from '@mp3converter/logging';
 import { connectMongo, type MongoConnection } from '@mp3converter/mongo';
@@ -87,7 +88,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   });
 
   const prepare = async (): Promise<void> => {
-    mongo = await untilAvailable(stopping.signal, log, 'mongodb', () =>
+    mongo = await retryUntilAvailable({ signal: stopping.signal, log, dependency: 'mongodb' }, () =>
       connectMongo({ url: config.mongo.url, logger: log, appName: 'gateway' }),
     );
     if (mongo === undefined) return;
@@ -95,12 +96,12 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     const videos = openBucket(connected.db(config.mongo.videosDatabase), 'fs');
     const mp3s = openBucket(connected.db(config.mongo.mp3sDatabase), 'fs');
     const jobs = new JobStore(connected.db(config.mongo.jobsDatabase));
-    await untilAvailable(stopping.signal, log, 'mongodb', async () => {
+    await retryUntilAvailable({ signal: stopping.signal, log, dependency: 'mongodb' }, async () => {
       await jobs.ensureIndexes();
       await ensureJobFileIndex(videos.files);
       await ensureJobFileIndex(mp3s.files);
     });
-    amqp = await untilAvailable(stopping.signal, log, 'rabbitmq', () =>
+    amqp = await retryUntilAvailable({ signal: stopping.signal, log, dependency: 'rabbitmq' }, () =>
       connectAmqp({
         url: config.amqp.url,
         logger: log,
@@ -156,31 +157,4 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       await Promise.allSettled([amqp?.close(), mongo?.close(), auth.close()]);
     },
   };
-}
-
-/**
- * Runs `work` until it succeeds, retrying with backoff while `dependency` is unavailable.
- * Resolves undefined when stopped meanwhile.
- */
-async function untilAvailable<T>(
-  signal: AbortSignal,
-  log: Logger,
-  dependency: string,
-  work: () => Promise<T>,
-): Promise<T | undefined> {
-  for (let attempt = 1; ; attempt += 1) {
-    if (signal.aborted) return undefined;
-    try {
-      return await work();
-    } catch (error) {
-      if (!(error instanceof DependencyUnavailableError)) throw error;
-      const delayMs = Math.min(500 * 2 ** Math.min(attempt, 4), 5_000);
-      log.warn({ err: error, dependency, attempt, delayMs }, 'dependency unavailable, retrying');
-      try {
-        await sleep(delayMs, undefined, { signal });
-      } catch {
-        return undefined; // stopped while waiting
-      }
-    }
-  }
 }
