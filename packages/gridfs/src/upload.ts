@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { createHash, type Hash } from 'node:crypto';
 import { finished, pipeline } from 'node:stream/promises';
 
 import { mongoError } from '@mp3converter/mongo';
@@ -14,6 +15,8 @@ export interface UploadOptions {
   contentType?: string;
   /** A source longer than this fails the upload with FileTooLargeError. */
   maxBytes?: number;
+  /** Hashes the content on the way through and keeps the hex digest as `metadata.sha256`. */
+  sha256?: boolean;
 }
 
 export interface UploadedFile {
@@ -23,6 +26,8 @@ export interface UploadedFile {
   chunkSize: number;
   uploadDate: Date;
   metadata: Document | undefined;
+  /** The content's SHA-256 (lower-case hex), when asked for with `sha256: true`. */
+  sha256: string | undefined;
 }
 
 /**
@@ -54,7 +59,10 @@ export async function uploadFromStream(
   upload.on('error', () => undefined);
 
   try {
-    await pipeline(source, (data: AsyncIterable<unknown>) => writeAll(data, upload, maxBytes));
+    const hash = options.sha256 === true ? createHash('sha256') : undefined;
+    await pipeline(source, (data: AsyncIterable<unknown>) =>
+      writeAll(data, upload, maxBytes, hash),
+    );
   } catch (error) {
     upload.destroy();
     // Not the driver's abort(): it refuses once end() was called, so a failed files document
@@ -80,15 +88,23 @@ async function writeAll(
   source: AsyncIterable<unknown>,
   upload: GridFSBucketWriteStream,
   maxBytes: number | undefined,
+  hash: Hash | undefined,
 ): Promise<void> {
   let received = 0;
   for await (const data of source) {
     const bytes = toBytes(data);
     received += bytes.length;
     if (maxBytes !== undefined && received > maxBytes) throw new FileTooLargeError(maxBytes);
+    hash?.update(bytes);
     for (let offset = 0; offset < bytes.length; offset += upload.chunkSizeBytes) {
       await write(upload, bytes.subarray(offset, offset + upload.chunkSizeBytes));
     }
+  }
+  if (hash !== undefined) {
+    // The driver builds the files document from `options.metadata` when the stream ends
+    // (mongodb src/gridfs/upload.ts, createFilesDoc), so the digest known only now is written
+    // with it, in the one insert, rather than by a second update.
+    upload.options.metadata = { ...upload.options.metadata, sha256: hash.digest('hex') };
   }
   // Inserts the last, partial chunk and then the files document.
   upload.end();
@@ -118,5 +134,6 @@ function toUploadedFile(file: GridFSFile): UploadedFile {
     chunkSize: file.chunkSize,
     uploadDate: file.uploadDate,
     metadata: file.metadata,
+    sha256: typeof file.metadata?.sha256 === 'string' ? file.metadata.sha256 : undefined,
   };
 }

@@ -312,6 +312,23 @@ describe('GridFS helpers against the Mongo-wire server', () => {
   });
 });
 
+describe('uploadFromStream with sha256', () => {
+  it('keeps the digest of the content in the files document it writes', async () => {
+    const bucket = freshBucket();
+    const content = randomBytes(5000);
+    const uploaded = await uploadFromStream(bucket, streamOf(content, [700, 1300]), {
+      filename: 'hashed.bin',
+      metadata: { owner_id: 'user-1' },
+      sha256: true,
+    });
+    assert.equal(uploaded.sha256, sha256(content));
+    const stored = await bucket.files.findOne({ _id: uploaded.id });
+    assert.deepEqual(stored?.metadata, { owner_id: 'user-1', sha256: sha256(content) });
+    const plain = await uploadFromStream(bucket, streamOf(content), { filename: 'plain.bin' });
+    assert.equal(plain.sha256, undefined);
+  });
+});
+
 describe('sweepOrphanChunks', () => {
   it('deletes the chunks of old files that never got a files document, and nothing else', async () => {
     const bucket = freshBucket();

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Request } from 'express';
 import busboy, { type Busboy, type FileInfo } from 'busboy';
@@ -134,7 +133,7 @@ class Upload {
   readonly #fields = new Map<string, string>();
   #files = 0;
   #stored: Promise<ReceivedUpload> | undefined;
-  #failure: unknown;
+  /** Resolved, or failed (a failure wins only while nothing is settled). */
   #settled = false;
   #resolve!: (upload: ReceivedUpload) => void;
   #reject!: (error: unknown) => void;
@@ -171,7 +170,7 @@ class Upload {
       );
     });
     parser.on('close', () => {
-      void this.#finish();
+      this.#finish();
     });
 
     req.on('error', (error) => {
@@ -197,69 +196,65 @@ class Upload {
       this.#fail(new BadRequestError('TOO_MANY_FILES', ONE_FILE));
       return;
     }
-    if (this.#failure !== undefined) {
+    if (this.#settled) {
       stream.resume();
       return;
     }
     const filename = safeFileName(info.filename);
     const contentType = safeContentType(info.mimeType);
-    const hash = createHash('sha256');
-    let size = 0;
-    const { onBytes } = this.#options;
-    // Hashing and counting on the way through; an error of the part's stream (the client
-    // went away) ends the loop with that error, which fails the upload.
+    const { bucket, maxBytes, metadata, onBytes } = this.#options;
+    // Counted on the way through; an error of the part's stream (the client went away) ends
+    // the loop with that error, which fails the upload.
     const source = Readable.from(
       (async function* () {
         for await (const chunk of stream as AsyncIterable<Buffer>) {
-          hash.update(chunk);
-          size += chunk.length;
           onBytes?.(chunk.length);
           yield chunk;
         }
       })(),
     );
-    const { bucket, maxBytes, metadata } = this.#options;
     this.#stored = uploadFromStream(bucket, source, {
       filename,
       contentType,
       maxBytes,
+      sha256: true,
       metadata: { ...metadata, original_name: filename },
-    }).then(async (file) => {
-      const sha256 = hash.digest('hex');
-      try {
-        // Known only at the end, so written after the files document.
-        await bucket.files.updateOne({ _id: file.id }, { $set: { 'metadata.sha256': sha256 } });
-      } catch (error) {
-        await deleteFile(bucket, file.id).catch(() => undefined);
-        throw error;
-      }
-      return { file, filename, contentType, size, sha256, fields: this.#fields };
+    }).then((file) => {
+      if (file.sha256 === undefined) throw new Error('uploadFromStream gave no sha256');
+      return {
+        file,
+        filename,
+        contentType,
+        size: file.length,
+        sha256: file.sha256,
+        fields: this.#fields,
+      };
     });
     this.#stored.catch((error: unknown) => {
       this.#fail(error);
     });
   }
 
-  async #finish(): Promise<void> {
-    if (this.#failure !== undefined) return;
+  #finish(): void {
+    if (this.#settled) return;
     if (this.#stored === undefined) {
       this.#fail(new BadRequestError('NO_FILE', ONE_FILE));
       return;
     }
-    try {
-      const stored = await this.#stored;
-      if (this.#settled) return;
-      this.#settle();
-      this.#resolve(stored);
-    } catch {
-      // #fail already has the error.
-    }
+    // A failed store reaches #fail through its own handler.
+    this.#stored.then(
+      (stored) => {
+        if (this.#settled) return;
+        this.#settle();
+        this.#resolve(stored);
+      },
+      () => undefined,
+    );
   }
 
   /** The first failure wins: stop reading, remove whatever was stored, reject. */
   #fail(error: unknown): void {
-    if (this.#failure !== undefined || this.#settled) return;
-    this.#failure = error;
+    if (this.#settled) return;
     this.#settle();
     this.#req.unpipe(this.#parser);
     // Ends the file part's stream with an error, which makes uploadFromStream remove what it wrote.
