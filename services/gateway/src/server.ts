@@ -122,7 +122,6 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         links,
         maxBytes: config.upload.maxBytes,
         idleTimeoutMs: config.upload.idleTimeoutMs,
-        publishTimeoutMs: config.amqp.publishTimeoutMs,
         metrics,
         inFlight: uploadsInFlight,
         log,

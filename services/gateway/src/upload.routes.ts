@@ -36,7 +36,6 @@ export interface UploadRoutesDeps {
   links: LinkSettings;
   maxBytes: number;
   idleTimeoutMs: number;
-  publishTimeoutMs: number;
   metrics: GatewayMetrics;
   /**
    * Uploads being handled, each until its files and job are in their final state (stored and
@@ -179,10 +178,8 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
         created_at: job.createdAt.toISOString(),
       });
       try {
-        await amqp.publish(VIDEO_QUEUE, message, {
-          messageId: jobId,
-          timeoutMs: deps.publishTimeoutMs,
-        });
+        // Bounded by the connection's publish timeout (AMQP_PUBLISH_TIMEOUT_MS).
+        await amqp.publish(VIDEO_QUEUE, message, { messageId: jobId });
       } catch (error) {
         throw new DependencyUnavailableError('rabbitmq', { cause: error });
       }

@@ -407,7 +407,6 @@ describe('the OpenAPI document', () => {
           links,
           maxBytes: 1,
           idleTimeoutMs: 1,
-          publishTimeoutMs: 1,
           inFlight: new Set(),
           metrics,
           log,
