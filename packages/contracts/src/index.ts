@@ -12,6 +12,8 @@ import { z } from 'zod';
 
 export const VIDEO_QUEUE = 'video';
 export const MP3_QUEUE = 'mp3';
+/** The converter's failure events: a job that could not be converted, for the user's email. */
+export const CONVERSION_FAILED_QUEUE = 'conversion-failed';
 
 /**
  * The work queues with their retry delays (a `QueueTopology` of @mp3converter/amqp): the
@@ -21,6 +23,7 @@ export const MP3_QUEUE = 'mp3';
 export const QUEUE_TOPOLOGY = {
   video: { queue: VIDEO_QUEUE, retryDelaysMs: [5_000, 30_000, 120_000] },
   mp3: { queue: MP3_QUEUE, retryDelaysMs: [5_000, 30_000, 120_000] },
+  conversionFailed: { queue: CONVERSION_FAILED_QUEUE, retryDelaysMs: [5_000, 30_000, 120_000] },
 } as const;
 
 export const SCHEMA_VERSION = 1;
@@ -99,12 +102,26 @@ export const mp3MessageSchema = z.object({
   size_bytes: z.number().int().nonnegative().optional(),
 });
 
+/** Published by the converter to `conversion-failed` when a job ends `failed`. */
+export const conversionFailedMessageSchema = z.object({
+  ...jobFields,
+  mp3_fid: z.null(),
+  error: z.object({
+    /** Stable, e.g. NO_AUDIO_TRACK. */
+    code: z.string().min(1).max(100),
+    /** For the user, in plain words: "the file has no audio track". */
+    message: z.string().min(1).max(1_000),
+  }),
+  failed_at: z.iso.datetime({ offset: true }),
+});
+
 /** A parsed `video` message (defaults applied). */
 export type VideoMessage = z.output<typeof videoMessageSchema>;
 /** What a producer may send on `video` (`options` may be left out). */
 export type VideoMessageInput = z.input<typeof videoMessageSchema>;
 export type Mp3Message = z.output<typeof mp3MessageSchema>;
 export type Mp3MessageInput = z.input<typeof mp3MessageSchema>;
+export type ConversionFailedMessage = z.output<typeof conversionFailedMessageSchema>;
 
 export interface ConversionResult {
   mp3_fid: string;
@@ -116,4 +133,18 @@ export interface ConversionResult {
 /** The `mp3` message for a converted `video` message: same job, result fields added. */
 export function toMp3Message(video: VideoMessage, result: ConversionResult): Mp3Message {
   return mp3MessageSchema.parse({ ...video, ...result });
+}
+
+/** The `conversion-failed` event for a `video` message whose job failed with `error`. */
+export function toConversionFailedMessage(
+  video: VideoMessage,
+  error: { code: string; message: string },
+  failedAt: Date,
+): ConversionFailedMessage {
+  return conversionFailedMessageSchema.parse({
+    ...video,
+    mp3_fid: null,
+    error,
+    failed_at: failedAt.toISOString(),
+  });
 }

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  CONVERSION_FAILED_QUEUE,
   MP3_QUEUE,
   VIDEO_QUEUE,
+  conversionFailedMessageSchema,
   mp3MessageSchema,
+  toConversionFailedMessage,
   toMp3Message,
   videoMessageSchema,
   type VideoMessageInput,
@@ -190,5 +193,32 @@ describe('toMp3Message', () => {
     assert.throws(() =>
       toMp3Message(video, { mp3_fid: 'nope', mp3_filename: 'a.mp3', duration_seconds: 1 }),
     );
+  });
+});
+
+describe('conversion-failed events', () => {
+  it('has its own queue', () => {
+    assert.equal(CONVERSION_FAILED_QUEUE, 'conversion-failed');
+  });
+
+  it('carries the job fields and the reason', () => {
+    const video = videoMessageSchema.parse(videoInput());
+    const failedAt = new Date('2024-03-13T10:16:00.000Z');
+    const error = { code: 'NO_AUDIO_TRACK', message: 'the file has no audio track' };
+    const event = toConversionFailedMessage(video, error, failedAt);
+    assert.equal(event.job_id, video.job_id);
+    assert.equal(event.username, 'alice@example.com');
+    assert.equal(event.mp3_fid, null);
+    assert.deepEqual(event.error, error);
+    assert.equal(event.failed_at, '2024-03-13T10:16:00.000Z');
+  });
+
+  it('requires a reason', () => {
+    const result = conversionFailedMessageSchema.safeParse({
+      ...videoInput(),
+      failed_at: '2024-03-13T10:16:00.000Z',
+      error: { code: '', message: 'x' },
+    });
+    assert.deepEqual(issuePaths(result), ['error.code']);
   });
 });

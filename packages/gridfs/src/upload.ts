@@ -10,6 +10,8 @@ import { FileTooLargeError } from './errors.ts';
 
 export interface UploadOptions {
   filename: string;
+  /** The new file's id; default a fresh ObjectId. Pick one ahead to find a failed attempt's chunks. */
+  id?: ObjectId;
   metadata?: Document;
   /** Kept as `metadata.contentType`: the GridFS spec deprecates the top-level field and driver 7 no longer writes it. */
   contentType?: string;
@@ -31,7 +33,7 @@ export interface UploadedFile {
 }
 
 /**
- * Streams `source` into a new GridFS file under a fresh ObjectId. Resolves once the files
+ * Streams `source` into a new GridFS file under `options.id` or a fresh ObjectId. Resolves once the files
  * document is written; until then readers do not see the file. On any failure (source
  * error, maxBytes, server error) the source is destroyed, as pipeline() does, whatever this
  * attempt wrote is deleted, and the error is rethrown, a lost server as
@@ -53,7 +55,11 @@ export async function uploadFromStream(
     options.contentType === undefined
       ? options.metadata
       : { ...options.metadata, contentType: options.contentType };
-  const upload = bucket.openUploadStream(filename, metadata === undefined ? {} : { metadata });
+  const streamOptions = metadata === undefined ? {} : { metadata };
+  const upload =
+    options.id === undefined
+      ? bucket.openUploadStream(filename, streamOptions)
+      : bucket.openUploadStreamWithId(options.id, filename, streamOptions);
   // Its errors reach writeAll through the write callbacks and finished(); without a
   // listener the 'error' event would also be thrown as uncaught.
   upload.on('error', () => undefined);

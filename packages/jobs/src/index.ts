@@ -6,6 +6,8 @@ export {
   JOB_STATUSES,
   JOB_TRANSITIONS,
   canTransition,
+  mp3FileName,
+  type ConversionClaim,
   type JobDocument,
   type JobError,
   type JobStatus,
@@ -18,6 +20,7 @@ export {
   JOBS_COLLECTION,
   JobStore,
   MAX_PAGE_SIZE,
+  type ClaimedJob,
   type JobPage,
   type TransitionChanges,
 } from './store.ts';

@@ -46,6 +46,23 @@ export interface StoredMp3 {
 export interface JobError {
   code: string;
   message: string;
+  /**
+   * True when the job failed on our side (its retries ran out) rather than because of the
+   * file: such a job may be claimed again, e.g. when its dead letter is replayed.
+   */
+  retryable?: boolean;
+}
+
+/**
+ * The conversion attempt that holds a `converting` job. Its MP3 is written under `mp3Fid`,
+ * chosen before the attempt begins, so that the next attempt can delete what this one left
+ * half written; and only the holder of the claim can finish or fail the job.
+ */
+export interface ConversionClaim {
+  /** Which worker (host and process) took it. */
+  worker: string;
+  mp3Fid: ObjectId;
+  claimedAt: Date;
 }
 
 /** The document in the `jobs` collection. */
@@ -66,6 +83,8 @@ export interface JobDocument {
   /** Duration of the source, once the converter has read it. */
   durationSeconds?: number;
   error?: JobError;
+  /** The conversion attempt holding the job; kept after it ends, for the record. */
+  claim?: ConversionClaim;
   createdAt: Date;
   updatedAt: Date;
   startedAt?: Date;
@@ -85,4 +104,11 @@ export interface NewJob {
   filename: string;
   options: ConversionOptions;
   video: StoredVideo;
+}
+
+/** The name an MP3 is saved as: the original name with its extension turned into `.mp3`. */
+export function mp3FileName(originalName: string): string {
+  const dot = originalName.lastIndexOf('.');
+  const stem = dot > 0 ? originalName.slice(0, dot) : originalName;
+  return `${stem === '' ? 'audio' : stem}.mp3`;
 }

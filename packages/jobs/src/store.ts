@@ -1,8 +1,16 @@
 import { mongoError } from '@mp3converter/mongo';
-import type { Collection, Db, Filter, UpdateFilter } from 'mongodb';
+import type { Collection, Db, Filter, ObjectId, UpdateFilter } from 'mongodb';
 
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { canTransition, type JobDocument, type JobStatus, type NewJob } from './job.ts';
+import {
+  canTransition,
+  type ConversionClaim,
+  type JobDocument,
+  type JobError,
+  type JobStatus,
+  type NewJob,
+  type StoredMp3,
+} from './job.ts';
 
 export const JOBS_COLLECTION = 'jobs';
 export const DEFAULT_PAGE_SIZE = 20;
@@ -20,6 +28,12 @@ export type TransitionChanges = Partial<
 >;
 
 const NOT_DELETED = { deletedAt: { $exists: false } } as const;
+
+/** What `claim` took: the job as it is now, and the claim of the attempt before, if any. */
+export interface ClaimedJob {
+  job: JobDocument;
+  previous: ConversionClaim | undefined;
+}
 
 /**
  * The jobs collection: every read and write of a job goes through here. Server errors are
@@ -141,17 +155,114 @@ export class JobStore {
   }
 
   /**
-   * Records conversion progress (0 to 100) while the job is `converting`. Resolves false
-   * when the job is no longer converting (deleted, or finished by another worker).
+   * Takes the job for a conversion attempt and records `claim` on it. Three cases qualify:
+   * a `queued` job (the first attempt); a `converting` job, whose earlier attempt died or gave
+   * the message back (the broker hands a message out again only once its holder is gone);
+   * and a job `failed` only because its retries ran out (error.retryable), whose dead letter
+   * was replayed. Resolves the job as claimed with the earlier attempt's claim, whose MP3 the
+   * caller deletes before starting; undefined when the job is missing, deleted, done or
+   * failed because of its file: read it to see which.
    */
-  async reportProgress(jobId: string, progress: number, now: Date = new Date()): Promise<boolean> {
+  async claim(
+    jobId: string,
+    claim: Omit<ConversionClaim, 'claimedAt'>,
+    now: Date = new Date(),
+  ): Promise<ClaimedJob | undefined> {
+    const claimed: ConversionClaim = { ...claim, claimedAt: now };
+    const changes = { status: 'converting', progress: 0, claim: claimed, startedAt: now } as const;
+    const before = await this.#run(() =>
+      this.collection.findOneAndUpdate(
+        {
+          _id: jobId,
+          ...NOT_DELETED,
+          $or: [
+            { status: { $in: ['queued', 'converting'] } },
+            { status: 'failed', 'error.retryable': true },
+          ],
+        },
+        { $set: { ...changes, updatedAt: now }, $unset: { error: '', finishedAt: '' } },
+        { returnDocument: 'before' },
+      ),
+    );
+    if (before === null) return undefined;
+    const job: JobDocument = { ...before, ...changes, updatedAt: now };
+    delete job.error;
+    delete job.finishedAt;
+    return { job, previous: before.claim };
+  }
+
+  /**
+   * converting → done with the stored MP3, only for the attempt holding the claim on `mp3.fid`.
+   * Resolves the finished job, or undefined when the job was deleted or taken over meanwhile:
+   * the caller then deletes its MP3.
+   */
+  async completeConversion(
+    jobId: string,
+    mp3: StoredMp3,
+    durationSeconds: number,
+    now: Date = new Date(),
+  ): Promise<JobDocument | undefined> {
+    const moved = await this.#run(() =>
+      this.collection.findOneAndUpdate(
+        { _id: jobId, status: 'converting', 'claim.mp3Fid': mp3.fid, ...NOT_DELETED },
+        {
+          $set: {
+            status: 'done',
+            mp3,
+            durationSeconds,
+            progress: 100,
+            finishedAt: now,
+            updatedAt: now,
+          },
+        },
+        { returnDocument: 'after' },
+      ),
+    );
+    return moved ?? undefined;
+  }
+
+  /**
+   * converting → failed with `error`, only for the attempt holding the claim on `claimFid`.
+   * Resolves the failed job, or undefined when it was deleted or taken over meanwhile.
+   */
+  async failConversion(
+    jobId: string,
+    claimFid: ObjectId,
+    error: JobError,
+    now: Date = new Date(),
+  ): Promise<JobDocument | undefined> {
+    const moved = await this.#run(() =>
+      this.collection.findOneAndUpdate(
+        { _id: jobId, status: 'converting', 'claim.mp3Fid': claimFid, ...NOT_DELETED },
+        { $set: { status: 'failed', error, finishedAt: now, updatedAt: now } },
+        { returnDocument: 'after' },
+      ),
+    );
+    return moved ?? undefined;
+  }
+
+  /** The job whatever its state, including one being deleted; undefined if there is none. */
+  async findAny(jobId: string): Promise<JobDocument | undefined> {
+    return (await this.#run(() => this.collection.findOne({ _id: jobId }))) ?? undefined;
+  }
+
+  /**
+   * Records conversion progress (0 to 100) while the job is `converting` (and, given
+   * `claimFid`, still held by that attempt). Resolves false when the job is no longer
+   * converting (deleted, finished, or taken over by another attempt).
+   */
+  async reportProgress(
+    jobId: string,
+    progress: number,
+    now: Date = new Date(),
+    claimFid?: ObjectId,
+  ): Promise<boolean> {
     if (!Number.isFinite(progress)) throw new RangeError('progress must be a number');
     const clamped = Math.min(100, Math.max(0, Math.round(progress)));
+    const filter: Filter<JobDocument> = { _id: jobId, status: 'converting', ...NOT_DELETED };
+    if (claimFid !== undefined) filter['claim.mp3Fid'] = claimFid;
     const { matchedCount } = await this.#run(() =>
-      this.collection.updateOne(
-        { _id: jobId, status: 'converting', ...NOT_DELETED },
-        { $set: { progress: clamped, updatedAt: now } },
-      ),
+      this.collection.updateOne(filter, { $set: { progress: clamped, updatedAt: now } }),
     );
     return matchedCount === 1;
   }

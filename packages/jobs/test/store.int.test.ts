@@ -114,6 +114,70 @@ describe('JobStore', () => {
     assert.equal(await store.reportProgress(id, 50), false);
   });
 
+  it('claims a queued job once; a second claim takes it over and names the first', async () => {
+    const store = await freshStore();
+    const { _id: id } = await store.create(newJob());
+    const first = await store.claim(id, { worker: 'a', mp3Fid: new ObjectId() });
+    assert.ok(first);
+    assert.equal(first.job.status, 'converting');
+    assert.equal(first.previous, undefined);
+    assert.equal((await store.find(id))?.claim?.worker, 'a');
+    const second = await store.claim(id, { worker: 'b', mp3Fid: new ObjectId() });
+    assert.ok(second);
+    assert.equal(second.previous?.worker, 'a');
+    assert.ok(second.previous.mp3Fid.equals(first.job.claim?.mp3Fid));
+    assert.equal((await store.find(id))?.claim?.worker, 'b');
+  });
+
+  it('finishes or fails a conversion only for the attempt holding the claim', async () => {
+    const store = await freshStore();
+    const { _id: id } = await store.create(newJob());
+    const old = new ObjectId();
+    const current = new ObjectId();
+    await store.claim(id, { worker: 'a', mp3Fid: old });
+    await store.claim(id, { worker: 'b', mp3Fid: current });
+    const mp3 = { fid: old, size: 10, durationSeconds: 1, filename: 'clip.mp3' };
+    assert.equal(await store.completeConversion(id, mp3, 1), undefined);
+    assert.equal(await store.failConversion(id, old, { code: 'X', message: 'x' }), undefined);
+    assert.equal(await store.reportProgress(id, 50, new Date(), old), false);
+    assert.equal(await store.reportProgress(id, 50, new Date(), current), true);
+    const done = await store.completeConversion(id, { ...mp3, fid: current }, 1.5);
+    assert.equal(done?.status, 'done');
+    assert.equal(done.progress, 100);
+    assert.equal(done.durationSeconds, 1.5);
+    assert.equal(await store.claim(id, { worker: 'c', mp3Fid: new ObjectId() }), undefined);
+  });
+
+  it('claims a failed job again only when it failed on our side', async () => {
+    const store = await freshStore();
+    const retryable = (await store.create(newJob()))._id;
+    const permanent = (await store.create(newJob()))._id;
+    for (const [id, isRetryable] of [
+      [retryable, true],
+      [permanent, false],
+    ] as const) {
+      const claimed = await store.claim(id, { worker: 'a', mp3Fid: new ObjectId() });
+      assert.ok(claimed?.job.claim);
+      const error = { code: 'E', message: 'e', retryable: isRetryable };
+      const failed = await store.failConversion(id, claimed.job.claim.mp3Fid, error);
+      assert.equal(failed?.status, 'failed');
+    }
+    const again = await store.claim(retryable, { worker: 'b', mp3Fid: new ObjectId() });
+    assert.equal(again?.job.status, 'converting');
+    assert.equal(again.job.error, undefined);
+    assert.equal((await store.find(retryable))?.error, undefined);
+    assert.equal(await store.claim(permanent, { worker: 'b', mp3Fid: new ObjectId() }), undefined);
+  });
+
+  it('does not claim a deleted job; findAny still finds it', async () => {
+    const store = await freshStore();
+    const job = await store.create(newJob());
+    await store.markDeleted(job._id, job.ownerId);
+    assert.equal(await store.claim(job._id, { worker: 'a', mp3Fid: new ObjectId() }), undefined);
+    assert.ok((await store.findAny(job._id))?.deletedAt);
+    assert.equal(await store.findAny(randomUUID()), undefined);
+  });
+
   it('a job marked deleted is invisible and can no longer move; the mark can be repeated', async () => {
     const store = await freshStore();
     const { _id: id } = await store.create(newJob());

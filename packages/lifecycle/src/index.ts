@@ -9,7 +9,12 @@ export {
   type ReadinessCheck,
   type ReadinessReport,
 } from './readiness.ts';
-export { startProbeServer, type ProbeServer, type ProbeServerOptions } from './probe-server.ts';
+export {
+  startProbeServer,
+  type MetricsSource,
+  type ProbeServer,
+  type ProbeServerOptions,
+} from './probe-server.ts';
 export {
   startHttpServer,
   DEFAULT_SERVER_TIMEOUTS,

@@ -17,6 +17,14 @@ export interface ProbeServerOptions {
   readiness: Record<string, ReadinessCheck>;
   /** Bounds each readiness check. */
   timeoutMs?: number;
+  /** Served as GET /metrics, e.g. a prom-client Registry. */
+  metrics?: MetricsSource;
+}
+
+/** What GET /metrics renders: a prom-client Registry has both. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
 }
 
 export interface ProbeServer {
@@ -32,7 +40,7 @@ const NOT_FOUND: ProbeAnswer = {
       {
         status: 404,
         code: 'ROUTE_NOT_FOUND',
-        detail: 'this port answers GET /healthz and GET /readyz only',
+        detail: 'this port answers GET /healthz, GET /readyz and GET /metrics only',
       },
       undefined,
     ),
@@ -44,7 +52,7 @@ function send(res: ServerResponse, answer: ProbeAnswer): void {
 }
 
 /**
- * /healthz and /readyz for a process that serves no HTTP otherwise (the
+ * /healthz, /readyz and /metrics for a process that serves no HTTP otherwise (the
  * workers), on plain node:http so that workers need no web framework.
  */
 export async function startProbeServer(options: ProbeServerOptions): Promise<ProbeServer> {
@@ -56,6 +64,9 @@ export async function startProbeServer(options: ProbeServerOptions): Promise<Pro
       send(res, livenessAnswer());
     } else if (get && path === '/readyz') {
       send(res, await readinessAnswer(options.readiness, { log, timeoutMs: options.timeoutMs }));
+    } else if (get && path === '/metrics' && options.metrics !== undefined) {
+      const body = await options.metrics.metrics();
+      res.writeHead(200, { 'content-type': options.metrics.contentType }).end(body);
     } else {
       send(res, NOT_FOUND);
     }

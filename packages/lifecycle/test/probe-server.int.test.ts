@@ -92,6 +92,28 @@ describe('probe server', () => {
     assert.equal(response.json<Problem>().code, 'ROUTE_NOT_FOUND');
   });
 
+  it('serves /metrics when given a source, in its content type', async () => {
+    const source = {
+      contentType: 'text/plain; version=0.0.4; charset=utf-8',
+      metrics: () => Promise.resolve('conversions_total 3\n'),
+    };
+    const other = await startProbeServer({
+      host: '127.0.0.1',
+      port: 0,
+      log,
+      readiness: {},
+      metrics: source,
+    });
+    try {
+      const response = await rawRequest(`http://127.0.0.1:${other.port}/metrics`);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers['content-type'], source.contentType);
+      assert.equal(response.body, 'conversions_total 3\n');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('stops answering once closed', async () => {
     const other = await startProbeServer({ host: '127.0.0.1', port: 0, log, readiness: {} });
     const otherUrl = `http://127.0.0.1:${other.port}`;

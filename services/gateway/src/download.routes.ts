@@ -10,7 +10,7 @@ import {
   parseRangeHeader,
   type FileBucket,
 } from '@mp3converter/gridfs';
-import type { JobFileMetadata } from '@mp3converter/jobs';
+import { mp3FileName, type JobFileMetadata } from '@mp3converter/jobs';
 import type { Logger } from '@mp3converter/logging';
 import type { GridFSFile } from 'mongodb';
 import type { AuthClient, User } from './auth-client.ts';
@@ -23,13 +23,6 @@ export interface DownloadRoutesDeps {
 }
 
 const MP3_TYPE = 'audio/mpeg';
-
-/** The name the MP3 is saved as: the original name with its extension turned into `.mp3`. */
-export function mp3FileName(originalName: string): string {
-  const dot = originalName.lastIndexOf('.');
-  const stem = dot > 0 ? originalName.slice(0, dot) : originalName;
-  return `${stem === '' ? 'audio' : stem}.mp3`;
-}
 
 function downloadName(file: GridFSFile): string {
   const original = (file.metadata as Partial<JobFileMetadata> | undefined)?.original_name;

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { openBucket, uploadFromStream } from '@mp3converter/gridfs';
-import { JobStore, type JobDocument, type JobFileMetadata } from '@mp3converter/jobs';
+import { JobStore, mp3FileName, type JobDocument, type JobFileMetadata } from '@mp3converter/jobs';
 import { ObjectId } from 'mongodb';
-import { mp3FileName } from '../src/download.routes.ts';
 import { bearer, videoForm, type TestSystem } from './support.ts';
 
 /**
