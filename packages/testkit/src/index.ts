@@ -2,6 +2,16 @@ export { testServers, testLogLevel } from './env.ts';
 export { createTestDatabase, type TestDatabase } from './mysql.ts';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 export { waitFor } from './wait.ts';
+export {
+  generateMedia,
+  probeMedia,
+  truncateFile,
+  type MediaSpec,
+  type AudioSpec,
+  type MediaContainer,
+  type ProbedMedia,
+  type ProbedStream,
+} from './media.ts';
 export { rawRequest, type RawResponse } from './http-client.ts';
 export {
   Inspector,
