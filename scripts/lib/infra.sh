@@ -93,7 +93,8 @@ management.tcp.port = $RABBITMQ_MANAGEMENT_PORT
 log.console = false
 log.file.level = warning
 CONF
-  echo '[rabbitmq_management].' >"$RABBITMQ_HOME/enabled_plugins"
+  # Shovel: the UI's "Move messages" on a queue page, how dead letters are replayed.
+  echo '[rabbitmq_management,rabbitmq_shovel,rabbitmq_shovel_management].' >"$RABBITMQ_HOME/enabled_plugins"
   say "starting RabbitMQ on 127.0.0.1:$RABBITMQ_PORT (management UI on :$RABBITMQ_MANAGEMENT_PORT)"
   local epmd_was_running=0
   if pgrep -x epmd >/dev/null; then epmd_was_running=1; fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fails if a test left a database, a queue or a GridFS database behind.
+# Fails if a test left a database, a queue, a GridFS database or a temp directory behind.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$ROOT/scripts/lib/infra.sh"
@@ -19,6 +19,10 @@ import pymongo
 c = pymongo.MongoClient('mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true', serverSelectionTimeoutMS=2000)
 print(' '.join(n for n in c.list_database_names() if n.startswith('mp3test')))")
 [ -z "$mongo" ] || found+=("MongoDB databases: $mongo")
+# Test media and the converters' temp directories (the converter's own temp files are checked
+# by its tests: the temp directory is empty after every scenario).
+tmp=$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'mp3test-*' 2>/dev/null || true)
+[ -z "$tmp" ] || found+=("temp directories: $(echo $tmp)")
 
 if [ "${#found[@]}" -gt 0 ]; then
   printf 'tests left these behind:\n' >&2

@@ -23,3 +23,4 @@ export {
   type ServerTimeouts,
 } from './http-server.ts';
 export { retryUntilAvailable, type RetryUntilAvailableOptions } from './retry.ts';
+export { startPeriodic, type PeriodicTask } from './periodic.ts';

@@ -224,9 +224,13 @@ export function mp3Arguments(
     '-dn',
     '-map_metadata',
     '-1',
-    // No -ar/-ac: libmp3lame declares what it accepts (mono or stereo, 8 to 48 kHz), and
-    // ffmpeg's filter graph converts to the nearest: 5.1 is downmixed to stereo, mono stays
-    // mono, 96 kHz becomes 48 kHz, 8 kHz stays 8 kHz (tested in ffmpeg.int.test.ts).
+    // No -ac: libmp3lame declares mono and stereo, and ffmpeg's filter graph downmixes 5.1 to
+    // stereo and keeps mono mono. The sample rate is kept when MP3 has it and otherwise
+    // becomes the nearest listed one (96 kHz → 48 kHz, 8 kHz → 16 kHz): LAME would take 8 to
+    // 12 kHz, but those are MPEG 2.5, outside the MP3 standard, refused by some players, with
+    // frames so long that the reported duration is off by a third of a second.
+    '-af',
+    'aformat=sample_rates=16000|22050|24000|32000|44100|48000',
     '-c:a',
     'libmp3lame',
     ...qualityArguments(job.options),

@@ -1,5 +1,6 @@
 import { sweepOrphanChunks, type FileBucket } from '@mp3converter/gridfs';
 import type { JobStore } from '@mp3converter/jobs';
+import { startPeriodic, type PeriodicTask } from '@mp3converter/lifecycle';
 import type { Logger } from '@mp3converter/logging';
 import { deleteJobFiles } from './job-files.ts';
 
@@ -26,11 +27,9 @@ const INTERRUPTED_DELETE_MS = 5 * 60 * 1000;
  * - jobs whose DELETE was interrupted (marked deleted, files possibly still there).
  * Every gateway replica runs it; doing the same work twice is harmless.
  */
-export function startMaintenance(options: MaintenanceOptions): { stop(): Promise<void> } {
+export function startMaintenance(options: MaintenanceOptions): PeriodicTask {
   const log = options.log.child({ module: 'maintenance' });
-  let running: Promise<void> | undefined;
-
-  const runOnce = async (): Promise<void> => {
+  return startPeriodic(log, options.intervalMs, async () => {
     const now = Date.now();
     const abandonedBefore = new Date(now - options.uploadTimeoutMs - ORPHAN_MARGIN_MS);
     const swept = await sweepOrphanChunks(options.videos, abandonedBefore);
@@ -41,24 +40,5 @@ export function startMaintenance(options: MaintenanceOptions): { stop(): Promise
       await options.jobs.remove(job._id);
       log.info({ jobId: job._id }, 'finished an interrupted delete');
     }
-  };
-
-  const timer = setInterval(() => {
-    if (running !== undefined) return;
-    running = runOnce()
-      .catch((error: unknown) => {
-        log.warn({ err: error }, 'maintenance failed; trying again next time');
-      })
-      .finally(() => {
-        running = undefined;
-      });
-  }, options.intervalMs);
-  timer.unref();
-
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  });
 }

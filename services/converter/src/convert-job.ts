@@ -1,0 +1,421 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { MessageContext, MessageHandler } from '@mp3converter/amqp';
+import {
+  CONVERSION_FAILED_QUEUE,
+  MP3_QUEUE,
+  toConversionFailedMessage,
+  toMp3Message,
+  type VideoMessage,
+} from '@mp3converter/contracts';
+import { PermanentError, TransientError, isAppError, isRetryable } from '@mp3converter/errors';
+import { deleteFile, findFile, uploadFromStream, type FileBucket } from '@mp3converter/gridfs';
+import {
+  mp3FileName,
+  type ConversionClaim,
+  type JobDocument,
+  type JobError,
+  type JobFileMetadata,
+  type JobStore,
+} from '@mp3converter/jobs';
+import type { Logger } from '@mp3converter/logging';
+import { mongoError } from '@mp3converter/mongo';
+import { ObjectId } from 'mongodb';
+import { convertToMp3, type FfmpegBinary, type Mp3Result } from './ffmpeg.ts';
+import type { ConverterMetrics } from './metrics.ts';
+import type { Workspace } from './workspace.ts';
+
+export interface ConvertJobDeps {
+  jobs: JobStore;
+  videos: FileBucket;
+  mp3s: FileBucket;
+  /** Resolves once the broker confirmed the message. */
+  publish(queue: string, message: unknown, options: { messageId: string }): Promise<unknown>;
+  ffmpeg: Pick<FfmpegBinary, 'path'>;
+  workspace: Workspace;
+  metrics: ConverterMetrics;
+  keepSourceVideos: boolean;
+  /** ffmpeg's time limit: base plus so much per second of input, at most `maxMs`. */
+  timeLimit: { baseMs: number; perAudioSecondMs: number; maxMs: number };
+  /** Names this process in the job's claim. */
+  worker: string;
+  log: Logger;
+}
+
+/** The metadata of an MP3 in GridFS `mp3s`. */
+export interface Mp3FileMetadata extends JobFileMetadata {
+  source_fid: ObjectId;
+  duration_seconds: number;
+  bitrate_kbps?: number;
+  vbr_quality?: number;
+}
+
+/** Progress is written to the job at most this often. */
+const PROGRESS_INTERVAL_MS = 500;
+
+const RETRIES_EXHAUSTED: JobError = {
+  code: 'CONVERSION_UNAVAILABLE',
+  message:
+    'the conversion kept failing on our side; your file is kept and will be converted once the service is healthy again',
+  retryable: true,
+};
+
+/** The job was deleted, or another attempt took it, while this one ran: stop and leave it. */
+class JobGoneError extends Error {
+  override name = 'JobGoneError';
+}
+
+/**
+ * The `video` message handler: converts the job's video to an MP3 and publishes the `mp3`
+ * message. Every step is keyed by the job, so a redelivered message picks up where an
+ * attempt that died left off:
+ *
+ * 1. claim the job (queued → converting, or take over from an attempt that died), recording
+ *    the fid its MP3 will have; delete the MP3 (or half-written chunks) of earlier attempts;
+ * 2. fetch the video to a temp file, run ffmpeg, stream the MP3 into GridFS under that fid;
+ * 3. converting → done, only if the claim is still ours (else delete our MP3);
+ * 4. delete the source video, publish `mp3` (confirmed); the consumer then acks.
+ *
+ * A job already done or failed only repeats step 4 (the notification service keeps one
+ * email per job). A file that cannot be converted fails the job with a reason for the user
+ * and publishes a `conversion-failed` event; a failure on our side is thrown to be retried,
+ * and on the last attempt fails the job too before the message is dead-lettered.
+ */
+export function convertJobHandler(deps: ConvertJobDeps): MessageHandler<VideoMessage> {
+  return async (message, context) => {
+    const log = deps.log.child({ jobId: message.job_id, videoFid: message.video_fid });
+    const job = await deps.jobs.findAny(message.job_id);
+    if (job === undefined || job.deletedAt !== undefined || isFinished(job)) {
+      await settle(deps, message, job, log);
+      return;
+    }
+    checkMessageMatches(message, job);
+    const mp3Fid = new ObjectId();
+    const claimed = await deps.jobs.claim(job._id, { worker: deps.worker, mp3Fid });
+    if (claimed === undefined) {
+      // Finished or deleted between the read and the claim.
+      await settle(deps, message, await deps.jobs.findAny(message.job_id), log);
+      return;
+    }
+    const claim = claimed.job.claim as ConversionClaim;
+    log.info(
+      { attempt: context.attempt, takenOver: claimed.previous?.worker },
+      'conversion started',
+    );
+    await removeEarlierAttempts(deps, job._id, claimed.previous?.mp3Fid);
+    let done: JobDocument | undefined;
+    try {
+      done = await convert(deps, claimed.job, claim, context, log);
+    } catch (error) {
+      if (error instanceof JobGoneError) {
+        deps.metrics.outcome('skipped');
+        log.info('job deleted or taken over during the conversion, stopped');
+        return;
+      }
+      if (context.signal.aborted) throw error; // requeued or retried by the consumer
+      if (!isRetryable(error)) {
+        await fail(deps, message, claim, jobErrorOf(error), log);
+        return;
+      }
+      if (context.attempt >= context.maxAttempts) {
+        log.error({ err: error }, 'conversion failed on every attempt, giving up');
+        await fail(deps, message, claim, RETRIES_EXHAUSTED, log);
+      } else {
+        deps.metrics.outcome('retried');
+      }
+      throw error;
+    }
+    if (done === undefined) {
+      deps.metrics.outcome('skipped');
+      log.info('job deleted or taken over before it was finished, MP3 removed');
+      return;
+    }
+    await publishResult(deps, message, done, log);
+    deps.metrics.outcome('done');
+  };
+}
+
+function isFinished(job: JobDocument): boolean {
+  return job.status === 'done' || (job.status === 'failed' && job.error?.retryable !== true);
+}
+
+/** A message that does not belong to its job is not ours to act on: dead-lettered as is. */
+function checkMessageMatches(message: VideoMessage, job: JobDocument): void {
+  if (message.owner_id !== job.ownerId || message.video_fid !== job.video.fid.toHexString()) {
+    throw new PermanentError(
+      'MESSAGE_JOB_MISMATCH',
+      'the message names another owner or video than its job',
+    );
+  }
+}
+
+/** A message for a job that is past converting: repeat the last step, or drop it. */
+async function settle(
+  deps: ConvertJobDeps,
+  message: VideoMessage,
+  job: JobDocument | undefined,
+  log: Logger,
+): Promise<void> {
+  deps.metrics.outcome('skipped');
+  if (job === undefined) {
+    log.warn('no such job, message dropped');
+    return;
+  }
+  if (job.deletedAt !== undefined) {
+    // An attempt that stored its MP3 and died may have done so after the owner's delete.
+    await removeEarlierAttempts(deps, job._id, job.claim?.mp3Fid);
+    log.info('job deleted by its owner, message dropped');
+    return;
+  }
+  if (job.status === 'done') {
+    log.info('job already converted, repeating its notification');
+    await publishResult(deps, message, job, log);
+    return;
+  }
+  if (job.status === 'failed' && job.error !== undefined) {
+    log.info('job already failed, repeating its notification');
+    await publishFailure(deps, message, job.error, job.finishedAt ?? new Date());
+    return;
+  }
+  // Claimed by another attempt between our read and our claim: let the broker try again.
+  throw new TransientError('JOB_BUSY', `job ${job._id} is ${job.status}`);
+}
+
+/**
+ * Deletes what earlier attempts left in `mp3s`: every complete MP3 of the job, and the chunks
+ * an attempt that died while writing left under its claim's fid (no files document points to
+ * those; the periodic sweep catches any older ones).
+ */
+async function removeEarlierAttempts(
+  deps: ConvertJobDeps,
+  jobId: string,
+  previousClaim: ObjectId | undefined,
+): Promise<void> {
+  let fids: ObjectId[];
+  try {
+    fids = await deps.mp3s.files
+      .find({ 'metadata.job_id': jobId }, { projection: { _id: 1 } })
+      .map((file) => file._id)
+      .toArray();
+  } catch (error) {
+    throw mongoError(error);
+  }
+  if (previousClaim !== undefined && !fids.some((fid) => fid.equals(previousClaim))) {
+    fids.push(previousClaim);
+  }
+  for (const fid of fids) await deleteFile(deps.mp3s, fid);
+}
+
+async function convert(
+  deps: ConvertJobDeps,
+  job: JobDocument,
+  claim: ConversionClaim,
+  context: MessageContext,
+  log: Logger,
+): Promise<JobDocument | undefined> {
+  const started = performance.now();
+  const gone = new AbortController();
+  const signal = AbortSignal.any([context.signal, gone.signal]);
+  const dir = await deps.workspace.create(job._id);
+  try {
+    const input = join(dir, 'input');
+    const output = join(dir, 'output.mp3');
+    await fetchVideo(deps.videos, job, input, signal);
+    const progress = progressWriter(deps.jobs, job._id, claim.mp3Fid, () => {
+      gone.abort(new JobGoneError());
+    });
+    let result: Mp3Result;
+    try {
+      result = await convertToMp3(deps.ffmpeg, {
+        input,
+        output,
+        options: job.options,
+        title: mp3FileName(job.filename).slice(0, -'.mp3'.length),
+        signal,
+        timeLimitMs: (seconds) => timeLimitMs(deps.timeLimit, seconds),
+        initialTimeLimitMs: deps.timeLimit.baseMs,
+        onProgress: ({ fraction }) => {
+          if (fraction !== undefined) progress.report(fraction * 100);
+        },
+      });
+    } finally {
+      await progress.stop();
+    }
+    const filename = mp3FileName(job.filename);
+    const metadata: Mp3FileMetadata = {
+      job_id: job._id,
+      owner_id: job.ownerId,
+      original_name: job.filename,
+      source_fid: job.video.fid,
+      duration_seconds: result.outputDurationSeconds,
+      ...job.options,
+    };
+    const stored = await uploadFromStream(deps.mp3s, createReadStream(output, { signal }), {
+      id: claim.mp3Fid,
+      filename,
+      contentType: 'audio/mpeg',
+      metadata,
+      sha256: true,
+    });
+    const mp3 = {
+      fid: stored.id,
+      size: stored.length,
+      durationSeconds: result.outputDurationSeconds,
+      filename,
+    };
+    const done = await deps.jobs.completeConversion(job._id, mp3, result.outputDurationSeconds);
+    if (done === undefined) {
+      await deleteFile(deps.mp3s, stored.id);
+      return undefined;
+    }
+    const totalSeconds = (performance.now() - started) / 1000;
+    deps.metrics.converted(totalSeconds, result.outputDurationSeconds, result.elapsedMs / 1000);
+    log.info(
+      {
+        mp3Fid: stored.id.toHexString(),
+        size: stored.length,
+        durationSeconds: result.outputDurationSeconds,
+        ffmpegMs: Math.round(result.elapsedMs),
+        totalMs: Math.round(totalSeconds * 1000),
+      },
+      'conversion finished',
+    );
+    return done;
+  } catch (error) {
+    if (gone.signal.aborted) throw gone.signal.reason;
+    throw error;
+  } finally {
+    await deps.workspace.release(dir);
+  }
+}
+
+/** Copies the video to `path`; a missing or empty one cannot be converted. */
+async function fetchVideo(
+  videos: FileBucket,
+  job: JobDocument,
+  path: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const file = await findFile(videos, job.video.fid);
+  if (file === undefined) {
+    throw new PermanentError(
+      'VIDEO_MISSING',
+      'the uploaded file is no longer stored; please upload it again',
+    );
+  }
+  if (file.length === 0) throw new PermanentError('EMPTY_FILE', 'the file is empty');
+  try {
+    await pipeline(videos.openDownloadStream(job.video.fid), createWriteStream(path), { signal });
+  } catch (error) {
+    throw mongoError(error);
+  }
+}
+
+function timeLimitMs(limit: ConvertJobDeps['timeLimit'], inputSeconds: number | undefined): number {
+  const scaled = limit.baseMs + (inputSeconds ?? 0) * limit.perAudioSecondMs;
+  return Math.min(limit.maxMs, Math.round(scaled));
+}
+
+/**
+ * Writes progress to the job at most every PROGRESS_INTERVAL_MS, one write at a time, and
+ * only when the whole percentage moved. `onGone` runs when the job is no longer this
+ * attempt's (deleted by its owner, or taken over).
+ */
+function progressWriter(
+  jobs: JobStore,
+  jobId: string,
+  claimFid: ObjectId,
+  onGone: () => void,
+): { report(percent: number): void; stop(): Promise<void> } {
+  let lastWritten = 0;
+  let lastAt = 0;
+  let pending: Promise<void> = Promise.resolve();
+  let writing = false;
+  return {
+    report(percent) {
+      const rounded = Math.floor(percent);
+      const now = Date.now();
+      if (writing || rounded <= lastWritten || now - lastAt < PROGRESS_INTERVAL_MS) return;
+      writing = true;
+      lastAt = now;
+      lastWritten = rounded;
+      pending = jobs
+        .reportProgress(jobId, rounded, new Date(), claimFid)
+        .then((held) => {
+          if (!held) onGone();
+        })
+        // Progress is advisory: a failed write is not worth failing the conversion for.
+        .catch(() => undefined)
+        .finally(() => {
+          writing = false;
+        });
+    },
+    stop: () => pending,
+  };
+}
+
+/** The error as the job shows it: an AppError's code and message are written for the user. */
+function jobErrorOf(error: unknown): JobError {
+  if (isAppError(error)) return { code: error.code, message: error.message };
+  return { code: 'CONVERSION_FAILED', message: 'the file could not be converted' };
+}
+
+/** converting → failed with `error`, then delete the video (when it cannot be converted) and tell the user. */
+async function fail(
+  deps: ConvertJobDeps,
+  message: VideoMessage,
+  claim: ConversionClaim,
+  error: JobError,
+  log: Logger,
+): Promise<void> {
+  const failed = await deps.jobs.failConversion(message.job_id, claim.mp3Fid, error);
+  if (failed === undefined) {
+    deps.metrics.outcome('skipped');
+    log.info('job deleted or taken over before it could be marked failed');
+    return;
+  }
+  log.warn({ code: error.code, reason: error.message }, 'conversion failed');
+  deps.metrics.outcome('failed');
+  // A file that cannot be converted is of no further use; one that failed on our side is
+  // kept for the replayed dead letter.
+  if (error.retryable !== true && !deps.keepSourceVideos) {
+    await deleteFile(deps.videos, failed.video.fid);
+  }
+  await publishFailure(deps, message, error, failed.finishedAt ?? new Date());
+}
+
+async function publishFailure(
+  deps: ConvertJobDeps,
+  message: VideoMessage,
+  error: JobError,
+  failedAt: Date,
+): Promise<void> {
+  const event = toConversionFailedMessage(
+    message,
+    { code: error.code, message: error.message },
+    failedAt,
+  );
+  await deps.publish(CONVERSION_FAILED_QUEUE, event, { messageId: `${message.job_id}.failed` });
+}
+
+/** Deletes the source video (unless kept) and publishes the `mp3` message. */
+async function publishResult(
+  deps: ConvertJobDeps,
+  message: VideoMessage,
+  job: JobDocument,
+  log: Logger,
+): Promise<void> {
+  const mp3 = job.mp3;
+  if (mp3 === undefined) throw new Error(`job ${job._id} is done without an MP3`);
+  if (!deps.keepSourceVideos && (await deleteFile(deps.videos, job.video.fid))) {
+    log.info('source video deleted');
+  }
+  const result = toMp3Message(message, {
+    mp3_fid: mp3.fid.toHexString(),
+    mp3_filename: mp3.filename,
+    duration_seconds: mp3.durationSeconds,
+    size_bytes: mp3.size,
+  });
+  await deps.publish(MP3_QUEUE, result, { messageId: message.job_id });
+}
