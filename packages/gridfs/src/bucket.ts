@@ -72,25 +72,43 @@ export async function deleteFile(bucket: FileBucket, id: ObjectId): Promise<bool
  * (the ObjectId of a file is made when its upload opens): what an upload leaves when the server
  * went away before its own cleanup could run. Pick `olderThan` earlier than the longest an
  * upload may take, so that uploads still arriving (whose files document comes last) are never
- * touched. Resolves the number of files whose chunks were deleted.
+ * touched. Walks the first chunk of every such file in batches of `batchSize`, so memory stays
+ * flat however many files the bucket holds. Resolves the number of files whose chunks were
+ * deleted.
  */
-export async function sweepOrphanChunks(bucket: FileBucket, olderThan: Date): Promise<number> {
-  try {
-    const cutoff = ObjectId.createFromTime(Math.floor(olderThan.getTime() / 1000));
-    const begun = (await bucket.chunks.distinct('files_id', {
-      files_id: { $lt: cutoff },
-    })) as unknown[];
-    const ids = begun.filter((id): id is ObjectId => id instanceof ObjectId);
-    if (ids.length === 0) return 0;
+export async function sweepOrphanChunks(
+  bucket: FileBucket,
+  olderThan: Date,
+  batchSize = 500,
+): Promise<number> {
+  const cutoff = ObjectId.createFromTime(Math.floor(olderThan.getTime() / 1000));
+  let swept = 0;
+  const sweep = async (ids: ObjectId[]): Promise<void> => {
     const complete = await bucket.files
       .find({ _id: { $in: ids } }, { projection: { _id: 1 } })
       .map((file) => file._id.toHexString())
       .toArray();
     const known = new Set(complete);
     const orphans = ids.filter((id) => !known.has(id.toHexString()));
-    if (orphans.length === 0) return 0;
+    if (orphans.length === 0) return;
     await bucket.chunks.deleteMany({ files_id: { $in: orphans } });
-    return orphans.length;
+    swept += orphans.length;
+  };
+  try {
+    // Every upload writes chunk 0 first, and deleting a file removes its chunks in one go.
+    const firstChunks = bucket.chunks
+      .find({ files_id: { $lt: cutoff }, n: 0 }, { projection: { files_id: 1 } })
+      .batchSize(batchSize);
+    let batch: ObjectId[] = [];
+    for await (const chunk of firstChunks) {
+      if (chunk.files_id instanceof ObjectId) batch.push(chunk.files_id);
+      if (batch.length >= batchSize) {
+        await sweep(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) await sweep(batch);
+    return swept;
   } catch (error) {
     throw mongoError(error);
   }

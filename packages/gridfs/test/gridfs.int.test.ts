@@ -360,6 +360,28 @@ describe('sweepOrphanChunks', () => {
     assert.equal(await sweepOrphanChunks(bucket, new Date(Date.now() + 1000)), 1);
     assert.equal(await bucket.chunks.countDocuments({ files_id: complete.id }), 3);
   });
+
+  it('sweeps in batches: orphans and complete files mixed across several batches', async () => {
+    const bucket = freshBucket();
+    const completeIds: ObjectId[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const file = await uploadFromStream(bucket, streamOf(randomBytes(10)), { filename: `f${i}` });
+      completeIds.push(file.id);
+    }
+    const hourAgo = Math.floor(Date.now() / 1000) - 3600;
+    const orphans = Array.from({ length: 7 }, (_, i) => ObjectId.createFromTime(hourAgo + i));
+    await bucket.chunks.insertMany(
+      orphans.map((filesId) => ({
+        _id: new ObjectId(),
+        files_id: filesId,
+        n: 0,
+        data: randomBytes(10),
+      })),
+    );
+    assert.equal(await sweepOrphanChunks(bucket, new Date(Date.now() + 1000), 3), 7);
+    assert.equal(await bucket.chunks.countDocuments({ files_id: { $in: orphans } }), 0);
+    assert.equal(await bucket.chunks.countDocuments({ files_id: { $in: completeIds } }), 5);
+  });
 });
 
 describe('GridFS helpers when the server goes away', () => {

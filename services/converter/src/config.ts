@@ -28,7 +28,11 @@ const schema = z
      * The broker's consumer_timeout (RabbitMQ's default is 30 min). A conversion is stopped
      * and retried before it: past it the broker closes the channel.
      */
-    AMQP_CONSUMER_TIMEOUT_MS: env.positiveInt(30 * 60_000),
+    AMQP_CONSUMER_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(5 * 60_000, 'must be at least 300000 (5 minutes)')
+      .default(30 * 60_000),
     /** ffmpeg to use; else `ffmpeg` on PATH, else the @ffmpeg-installer/ffmpeg build. */
     FFMPEG_PATH: z.string().min(1).optional(),
     /** Searched for `ffmpeg` when FFMPEG_PATH is not set. */

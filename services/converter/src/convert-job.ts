@@ -1,7 +1,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { MessageContext, MessageHandler } from '@mp3converter/amqp';
+import { HandlerAbortedError, type MessageContext, type MessageHandler } from '@mp3converter/amqp';
 import {
   CONVERSION_FAILED_QUEUE,
   MP3_QUEUE,
@@ -36,7 +36,9 @@ export interface ConvertJobDeps {
   workspace: Workspace;
   metrics: ConverterMetrics;
   keepSourceVideos: boolean;
-  /** ffmpeg's time limit: base plus so much per second of input, at most `maxMs`. */
+  /** The consumer's limit per message (below RabbitMQ's consumer_timeout). */
+  handlerTimeoutMs: number;
+  /** ffmpeg's time limit: base plus so much per second of input, at most `maxMs` (also capped by what the handler's limit leaves). */
   timeLimit: { baseMs: number; perAudioSecondMs: number; maxMs: number };
   /** Names this process in the job's claim. */
   worker: string;
@@ -57,9 +59,19 @@ const PROGRESS_INTERVAL_MS = 500;
 const RETRIES_EXHAUSTED: JobError = {
   code: 'CONVERSION_UNAVAILABLE',
   message:
-    'the conversion kept failing on our side; your file is kept and will be converted once the service is healthy again',
+    'the conversion kept failing on our side, not because of your file; it is kept, so please try again later',
   retryable: true,
 };
+
+/**
+ * Failures that prove the file itself unusable: only then is the video deleted. Others that
+ * fail for good (too slow, ffmpeg failing in a way we do not recognise) may be ours: the
+ * video stays for a replay.
+ */
+const FILE_PROBLEMS = new Set(['EMPTY_FILE', 'NOT_MEDIA', 'NO_AUDIO_TRACK', 'TRUNCATED_MEDIA']);
+
+/** What a conversion leaves itself, of the handler's time limit, to store the MP3 and finish. */
+const FINISHING_MARGIN_MS = 60_000;
 
 /** The job was deleted, or another attempt took it, while this one ran: stop and leave it. */
 class JobGoneError extends Error {
@@ -84,6 +96,7 @@ class JobGoneError extends Error {
  */
 export function convertJobHandler(deps: ConvertJobDeps): MessageHandler<VideoMessage> {
   return async (message, context) => {
+    const started = Date.now();
     const log = deps.log.child({ jobId: message.job_id, videoFid: message.video_fid });
     const job = await deps.jobs.findAny(message.job_id);
     if (job === undefined || job.deletedAt !== undefined || isFinished(job)) {
@@ -106,19 +119,29 @@ export function convertJobHandler(deps: ConvertJobDeps): MessageHandler<VideoMes
     await removeEarlierAttempts(deps, job._id, claimed.previous?.mp3Fid);
     let done: JobDocument | undefined;
     try {
-      done = await convert(deps, claimed.job, claim, context, log);
+      done = await convert(deps, claimed.job, claim, context, started, log);
     } catch (error) {
       if (error instanceof JobGoneError) {
         deps.metrics.outcome('skipped');
         log.info('job deleted or taken over during the conversion, stopped');
         return;
       }
-      if (context.signal.aborted) throw error; // requeued or retried by the consumer
+      const lastAttempt = context.attempt >= context.maxAttempts;
+      if (context.signal.aborted) {
+        // Handed back (shutdown, lost channel: not a failure) or past the handler's time limit,
+        // which the consumer retries like any failure on our side: on the last attempt the job
+        // must not stay `converting` once the message is dead.
+        const reason: unknown = context.signal.reason;
+        const timedOut =
+          reason instanceof HandlerAbortedError && reason.code === 'AMQP_HANDLER_TIMEOUT';
+        if (timedOut && lastAttempt) await fail(deps, message, claim, RETRIES_EXHAUSTED, log);
+        throw error;
+      }
       if (!isRetryable(error)) {
         await fail(deps, message, claim, jobErrorOf(error), log);
         return;
       }
-      if (context.attempt >= context.maxAttempts) {
+      if (lastAttempt) {
         log.error({ err: error }, 'conversion failed on every attempt, giving up');
         await fail(deps, message, claim, RETRIES_EXHAUSTED, log);
       } else {
@@ -159,6 +182,8 @@ async function settle(
 ): Promise<void> {
   deps.metrics.outcome('skipped');
   if (job === undefined) {
+    // Its owner's delete may have finished while an attempt was storing its MP3.
+    await removeEarlierAttempts(deps, message.job_id, undefined);
     log.warn('no such job, message dropped');
     return;
   }
@@ -212,9 +237,11 @@ async function convert(
   job: JobDocument,
   claim: ConversionClaim,
   context: MessageContext,
+  handlerStarted: number,
   log: Logger,
 ): Promise<JobDocument | undefined> {
   const started = performance.now();
+  const handlerDeadline = handlerStarted + deps.handlerTimeoutMs;
   const gone = new AbortController();
   const signal = AbortSignal.any([context.signal, gone.signal]);
   const dir = await deps.workspace.create(job._id);
@@ -226,6 +253,10 @@ async function convert(
       gone.abort(new JobGoneError());
     });
     let result: Mp3Result;
+    // ffmpeg's limit counts from its start: within what the handler's limit leaves, so that a
+    // slow download cannot push the whole attempt past it.
+    const spawnedAt = Date.now();
+    const limit = { ...deps.timeLimit, maxMs: handlerDeadline - spawnedAt - FINISHING_MARGIN_MS };
     try {
       result = await convertToMp3(deps.ffmpeg, {
         input,
@@ -233,8 +264,8 @@ async function convert(
         options: job.options,
         title: mp3FileName(job.filename).slice(0, -'.mp3'.length),
         signal,
-        timeLimitMs: (seconds) => timeLimitMs(deps.timeLimit, seconds),
-        initialTimeLimitMs: deps.timeLimit.baseMs,
+        timeLimitMs: (seconds) => timeLimitMs(limit, seconds),
+        initialTimeLimitMs: Math.min(deps.timeLimit.baseMs, Math.max(1, limit.maxMs)),
         onProgress: ({ fraction }) => {
           if (fraction !== undefined) progress.report(fraction * 100);
         },
@@ -312,9 +343,11 @@ async function fetchVideo(
   }
 }
 
+/** Scaled to the input's duration; an input whose header has none (a recorded WebM) gets the most. */
 function timeLimitMs(limit: ConvertJobDeps['timeLimit'], inputSeconds: number | undefined): number {
-  const scaled = limit.baseMs + (inputSeconds ?? 0) * limit.perAudioSecondMs;
-  return Math.min(limit.maxMs, Math.round(scaled));
+  const maxMs = Math.max(1, limit.maxMs);
+  if (inputSeconds === undefined) return maxMs;
+  return Math.min(maxMs, Math.round(limit.baseMs + inputSeconds * limit.perAudioSecondMs));
 }
 
 /**
@@ -377,9 +410,9 @@ async function fail(
   }
   log.warn({ code: error.code, reason: error.message }, 'conversion failed');
   deps.metrics.outcome('failed');
-  // A file that cannot be converted is of no further use; one that failed on our side is
-  // kept for the replayed dead letter.
-  if (error.retryable !== true && !deps.keepSourceVideos) {
+  // A file proven unusable is of no further use; one that may have failed on our side is
+  // kept for a replay.
+  if (FILE_PROBLEMS.has(error.code) && !deps.keepSourceVideos) {
     await deleteFile(deps.videos, failed.video.fid);
   }
   await publishFailure(deps, message, error, failed.finishedAt ?? new Date());

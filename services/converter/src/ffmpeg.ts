@@ -2,7 +2,7 @@
 // advises, we spawn ffmpeg directly (an argument array, never a shell), read progress from
 // `-progress pipe:1` and keep the tail of stderr for errors.
 
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, resolve } from 'node:path';
@@ -266,6 +266,16 @@ function qualityArguments(options: ConversionOptions): string[] {
   return ['-b:a', `${kbps}k`];
 }
 
+/**
+ * ffmpeg processes running now. A child outlives a parent that exits without killing it (a
+ * crash, the shutdown timer, a second signal), and would keep writing into a temp directory
+ * the next start removes: they are killed when the process exits, however it exits.
+ */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 const DEFAULT_INITIAL_TIME_LIMIT_MS = 60_000;
 const PROGRESS_INTERVAL_MS = 250;
 // setTimeout fires at once for longer delays; a limit beyond this is no limit.
@@ -299,6 +309,8 @@ export async function convertToMp3(
     let limitChosen = false;
 
     const child = spawn(binary.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
+    child.once('close', () => running.delete(child));
 
     const stopWith = (reason: Stop): void => {
       if (stop !== undefined || exited) return;

@@ -117,13 +117,14 @@ export async function startConverter(
       workspace,
       metrics,
       keepSourceVideos: config.keepSourceVideos,
+      // Under the handler's own limit (convert-job caps it by what is left of it), so that a
+      // conversion too long for it fails for good instead of being retried into the same wall.
       timeLimit: {
         baseMs: config.ffmpeg.timeBaseMs,
         perAudioSecondMs: config.ffmpeg.timePerAudioSecondMs,
-        // Under the handler's own limit, so that a conversion too long for it fails for good
-        // instead of being retried into the same wall.
-        maxMs: Math.max(config.ffmpeg.timeBaseMs, config.amqp.handlerTimeoutMs - 60_000),
+        maxMs: config.amqp.handlerTimeoutMs,
       },
+      handlerTimeoutMs: config.amqp.handlerTimeoutMs,
       worker: `${hostname()}:${process.pid}`,
       log,
     });

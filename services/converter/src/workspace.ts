@@ -1,8 +1,10 @@
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '@mp3converter/logging';
 
-const PROCESS_DIR = /^work-(\d+)$/;
+const HOST = hostname();
+const PREFIX = `work-${HOST}-`;
 
 /** True when a process with this pid runs on this host (signal 0 checks without sending). */
 function isRunning(pid: number): boolean {
@@ -16,11 +18,12 @@ function isRunning(pid: number): boolean {
 }
 
 /**
- * The converter's temp files: `<TEMP_DIR>/work-<pid>/<job>-<random>/`. Each process works in a
- * directory named after its pid, so several converters on one machine can share TEMP_DIR (in
- * Kubernetes every pod has its own emptyDir). At start, everything in TEMP_DIR is removed but
- * the directories of other converters that are still running: what a killed process left
- * behind goes with the next start.
+ * The converter's temp files: `<TEMP_DIR>/work-<host>-<pid>/<job>-<random>/`. Each process
+ * works in a directory named after its host and pid, so several converters can share TEMP_DIR
+ * (in Kubernetes every pod has its own emptyDir). At start, the directories of this host's
+ * converters that no longer run are removed: what a killed process left behind goes with the
+ * next start. Nothing else in TEMP_DIR is touched, so a TEMP_DIR shared with other programs
+ * (or other hosts, whose pids mean nothing here) loses nothing of theirs.
  */
 export class Workspace {
   readonly root: string;
@@ -28,7 +31,7 @@ export class Workspace {
 
   private constructor(root: string) {
     this.root = root;
-    this.dir = join(root, `work-${process.pid}`);
+    this.dir = join(root, `${PREFIX}${process.pid}`);
   }
 
   static async open(root: string, log: Logger): Promise<Workspace> {
@@ -36,8 +39,9 @@ export class Workspace {
     await mkdir(root, { recursive: true });
     let removed = 0;
     for (const entry of await readdir(root)) {
-      const pid = PROCESS_DIR.exec(entry)?.[1];
-      if (pid !== undefined && Number(pid) !== process.pid && isRunning(Number(pid))) continue;
+      const pid = entry.startsWith(PREFIX) ? entry.slice(PREFIX.length) : '';
+      if (!/^\d+$/.test(pid)) continue;
+      if (Number(pid) !== process.pid && isRunning(Number(pid))) continue;
       await rm(join(root, entry), { recursive: true, force: true });
       removed += 1;
     }

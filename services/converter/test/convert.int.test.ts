@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -12,7 +13,7 @@ import {
   type ConversionFailedMessage,
   type Mp3Message,
 } from '@mp3converter/contracts';
-import { findFile } from '@mp3converter/gridfs';
+import { findFile, uploadFromStream } from '@mp3converter/gridfs';
 import {
   generateMedia,
   probeMedia,
@@ -226,9 +227,15 @@ describe('a converter', () => {
 
   it('drops a message for an unknown job, dead-letters one that does not parse, and carries on', async () => {
     const skipped = await outcomes(converter.port, 'skipped');
+    // An MP3 stored by an attempt that finished just after its owner deleted the job.
+    const ghost = crypto.randomUUID();
+    await uploadFromStream(system.mp3s, Readable.from([Buffer.from('ID3 left behind')]), {
+      filename: 'ghost.mp3',
+      metadata: { job_id: ghost, owner_id: 'user-1', original_name: 'ghost.mp4' },
+    });
     await system.amqp.publish(VIDEO_QUEUE, {
       schema_version: 1,
-      job_id: crypto.randomUUID(),
+      job_id: ghost,
       owner_id: 'user-1',
       username: 'user-1@example.com',
       video_fid: '65f1c0ffee0123456789abcd',
@@ -242,6 +249,7 @@ describe('a converter', () => {
     const jobId = await system.submit(input);
     assert.equal((await system.waitForJob(jobId)).status, 'done');
     await counted('skipped', skipped);
+    assert.deepEqual(await system.mp3Files(ghost), { files: 0, orphanChunks: 0 });
     const dead = await system.waitForMessages('video.dead', 1);
     assert.deepEqual(
       dead.map((message) => message.body),

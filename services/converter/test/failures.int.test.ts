@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import {
   CONVERSION_FAILED_QUEUE,
@@ -40,6 +42,41 @@ async function midConversion(jobId: string): Promise<void> {
     { timeoutMs: 30_000, intervalMs: 20, what: `job ${jobId} mid-conversion` },
   );
 }
+
+describe('time limits', () => {
+  it('stop a conversion that takes too long, failing the job but keeping its video', async () => {
+    const converter = await system.startInProcess({
+      CONVERSION_TIME_BASE_MS: '300',
+      CONVERSION_TIME_PER_AUDIO_SECOND_MS: '1',
+    });
+    try {
+      // 600 s of audio: a limit of 0.9 s, far less than the conversion needs.
+      const jobId = await system.submit(long);
+      const job = await system.waitForJob(jobId);
+      assert.equal(job.status, 'failed');
+      assert.equal(job.error?.code, 'CONVERSION_TIMED_OUT');
+      const events = await system.waitForMessages(CONVERSION_FAILED_QUEUE, 1);
+      assert.equal((events[0]?.body as ConversionFailedMessage).job_id, jobId);
+      assert.ok(await findFile(system.videos, job.video.fid), 'the video is kept');
+      assert.deepEqual(await system.mp3Files(jobId), { files: 0, orphanChunks: 0 });
+
+      // A recorded WebM's header has no duration: it gets the most time, not the base.
+      const recorded = join(media, 'recorded.webm');
+      const ffmpeg = spawn('ffmpeg', [
+        ...['-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=600'],
+        ...['-c:a', 'libopus', '-f', 'webm', 'pipe:1'],
+      ]);
+      await pipeline(ffmpeg.stdout, createWriteStream(recorded));
+      const unknown = await system.submit(recorded);
+      const converted = await system.waitForJob(unknown);
+      assert.equal(converted.status, 'done', JSON.stringify(converted.error));
+      assert.ok(Math.abs((converted.mp3?.durationSeconds ?? 0) - 600) < 1);
+      assert.equal((await system.waitForMessages(MP3_QUEUE, 1)).length, 1);
+    } finally {
+      await system.stopInProcess(converter);
+    }
+  });
+});
 
 describe('a converter failing on its side', () => {
   it('retries when MongoDB goes away mid-conversion, and finishes once it is back, with one MP3', async () => {

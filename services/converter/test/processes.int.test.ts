@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MP3_QUEUE, VIDEO_QUEUE, type Mp3Message } from '@mp3converter/contracts';
@@ -115,16 +115,20 @@ describe('converter processes', () => {
     assert.deepEqual(await system.tempFiles(), []);
   });
 
-  it('at start empty the temp directory, but not the directory of a converter still running', async () => {
+  it('at start remove what dead converters left in the temp directory, and nothing else', async () => {
     const running = await system.spawnConverter();
     const root = join(system.tempRoot, 'work');
-    await writeFile(join(root, 'left-behind.mp3'), 'x');
-    await mkdir(join(root, 'work-999999999', 'job-1'), { recursive: true });
+    const mine = (pid: number | undefined): string => `work-${hostname()}-${pid}`;
+    await writeFile(join(root, 'other-program.txt'), 'x');
+    await mkdir(join(root, mine(999_999_999), 'job-1'), { recursive: true });
+    await writeFile(join(root, mine(999_999_999), 'job-1', 'input'), 'x');
     const second = await system.spawnConverter();
     const entries = (await readdir(root)).sort();
-    assert.deepEqual(entries, [`work-${running.child.pid}`, `work-${second.child.pid}`].sort());
+    const expected = [mine(running.child.pid), mine(second.child.pid), 'other-program.txt'];
+    assert.deepEqual(entries, expected.sort());
     for (const converter of [running, second]) converter.child.kill('SIGTERM');
     await Promise.all([running.exited, second.exited]);
+    await rm(join(root, 'other-program.txt'));
   });
 
   it('exits non-zero at start when its ffmpeg cannot encode MP3', async () => {
