@@ -1,0 +1,549 @@
+// The converter's speed and memory, as numbers rather than a timed test: its whole path for one
+// 10-minute video against a bare ffmpeg run on the same file, its peak memory, and how
+// throughput scales from one converter process to two. Needs the local servers and ffmpeg
+// (scripts/bench starts and installs them). Usage: node benchmarks/converter.ts
+// Human-readable lines as it goes; the last stdout line is one JSON object with every number.
+//
+// Other benchmarks can join the same JSON: import runConverterBenchmark and spread its result.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConverterTestSystem, type ConverterProcess } from '../services/converter/test/support.ts';
+
+/** Every number this benchmark produces (seconds, MiB, ratios), flat so that others can be added. */
+export interface ConverterBenchmarkResult {
+  ffmpeg_path: string;
+  ffmpeg_version: string;
+  /** Idle CPU over 2 s before the start; other work on the machine skews every number. */
+  cpu_idle_before_percent: number;
+  generate_seconds: number;
+  video_seconds: number;
+  video_mib: number;
+  audio_seconds: number;
+  runs: number;
+  /** Publish of the `video` message → job `done` with its MP3 stored (median of `runs`). */
+  convert_seconds: number;
+  convert_seconds_runs: number[];
+  /** The same end as the benchmark saw it: the converter's 'conversion finished' log line. */
+  convert_seen_seconds: number;
+  /** Publish → job claimed by the converter (queueing, delivery, claim). */
+  converter_queue_seconds: number;
+  /** The converter's own timing of the job: temp dir, download, ffmpeg, upload, `done`. */
+  converter_total_seconds: number;
+  /** The converter's ffmpeg alone. */
+  converter_ffmpeg_seconds: number;
+  ffmpeg_cli_seconds: number;
+  ffmpeg_cli_seconds_runs: number[];
+  convert_vs_ffmpeg_ratio: number;
+  converter_ready_rss_mib: number;
+  converter_peak_rss_mib: number;
+  /** Sampled every 100 ms, so a lower bound. */
+  ffmpeg_peak_rss_mib: number;
+  scaling_jobs: number;
+  clip_seconds: number;
+  clip_mib: number;
+  scaling_seconds_1: number;
+  scaling_seconds_2: number;
+  jobs_per_minute_1: number;
+  jobs_per_minute_2: number;
+  converter_scaling_2v1: number;
+  /** The machine's own ceiling: the bare ffmpeg command on the same clips, 2 at a time vs 1. */
+  ffmpeg_cli_jobs_per_minute_1: number;
+  ffmpeg_cli_jobs_per_minute_2: number;
+  ffmpeg_cli_scaling_2v1: number;
+}
+
+const VIDEO_SECONDS = 600;
+const CLIP_SECONDS = 120;
+const SCALING_JOBS = 8;
+const RUNS = 3;
+/** The bare ffmpeg command: the converter's default options (CBR 192 kbit/s, first audio stream). */
+const bareArgs = (input: string, output: string): string[] => [
+  ...['-hide_banner', '-nostdin', '-y', '-i', input],
+  ...['-map', '0:a:0', '-vn', '-c:a', 'libmp3lame', '-b:a', '192k', output],
+];
+const MiB = 1024 * 1024;
+
+type Job = NonNullable<Awaited<ReturnType<ConverterTestSystem['jobs']['findAny']>>>;
+type Publish = ConverterTestSystem['amqp']['publish'];
+type Log = (line: string) => void;
+
+export async function runConverterBenchmark(
+  log: Log = (line) => {
+    console.log(line);
+  },
+): Promise<ConverterBenchmarkResult> {
+  const children = new Set<ChildProcess>();
+  let dir: string | undefined;
+  let system: ConverterTestSystem | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      for (const child of children) child.kill('SIGKILL');
+      try {
+        await system?.stop();
+      } finally {
+        if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+      }
+    })());
+  // Ctrl-C or a SIGTERM: drop the vhost, the databases and the files before going.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    const idleBefore = await cpuIdlePercent(2000);
+    log(
+      `idle CPU before the start: ${idleBefore.toFixed(0)}%` +
+        (idleBefore < 90 ? ' (the machine is busy: every number below is skewed)' : ''),
+    );
+    dir = await mkdtemp(join(tmpdir(), 'mp3test-bench-'));
+    const generateStarted = performance.now();
+    const media = await generateMedia(dir, children);
+    const generateSeconds = seconds(generateStarted);
+    const videoMiB = (await stat(media.video)).size / MiB;
+    const clipMiB = (await stat(media.clip)).size / MiB;
+    log(
+      `generated a ${VIDEO_SECONDS / 60}-minute 1280x720 30 fps H.264 + AAC video (${videoMiB.toFixed(0)} MiB)` +
+        ` and a ${CLIP_SECONDS / 60}-minute clip (${clipMiB.toFixed(0)} MiB) in ${generateSeconds.toFixed(1)} s`,
+    );
+
+    system = await ConverterTestSystem.start();
+
+    // Converter and bare ffmpeg alternate, so that neither always runs on warmer caches.
+    const converterRuns: ConverterRun[] = [];
+    const cliRuns: number[] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      const converted = await convertOnce(system, media.video);
+      converterRuns.push(converted);
+      const cli = await bareFfmpeg(converted.ffmpegPath, media.video, dir, 1, 1, children);
+      cliRuns.push(cli);
+      log(
+        `run ${run}/${RUNS}: converter ${converted.seconds.toFixed(2)} s` +
+          ` (queue ${converted.queueSeconds.toFixed(2)}, ffmpeg ${converted.ffmpegSeconds.toFixed(2)},` +
+          ` rest of the job ${(converted.totalSeconds - converted.ffmpegSeconds).toFixed(2)}),` +
+          ` peak rss ${converted.peakRssMiB.toFixed(0)} MiB;  bare ffmpeg ${cli.toFixed(2)} s`,
+      );
+    }
+    const first = converterRuns[0];
+    if (first === undefined) throw new Error('no converter run');
+
+    const one = await throughput(system, media.clip, 1);
+    log(
+      `1 converter:  ${SCALING_JOBS} jobs in ${one.seconds.toFixed(2)} s = ${one.jobsPerMinute.toFixed(1)} jobs/min`,
+    );
+    const two = await throughput(system, media.clip, 2);
+    log(
+      `2 converters: ${SCALING_JOBS} jobs in ${two.seconds.toFixed(2)} s = ${two.jobsPerMinute.toFixed(1)} jobs/min` +
+        ` (jobs per process: ${two.perProcess.join(' + ')})`,
+    );
+    const cliOne = await bareFfmpeg(first.ffmpegPath, media.clip, dir, SCALING_JOBS, 1, children);
+    const cliTwo = await bareFfmpeg(first.ffmpegPath, media.clip, dir, SCALING_JOBS, 2, children);
+    log(
+      `bare ffmpeg on the same ${SCALING_JOBS} clips: ${cliOne.toFixed(2)} s one at a time,` +
+        ` ${cliTwo.toFixed(2)} s two at a time (the machine's own scaling: ${(cliOne / cliTwo).toFixed(2)})`,
+    );
+
+    const convertSeconds = median(converterRuns.map((run) => run.seconds));
+    const cliSeconds = median(cliRuns);
+    return {
+      ffmpeg_path: first.ffmpegPath,
+      ffmpeg_version: first.ffmpegVersion,
+      cpu_idle_before_percent: round(idleBefore, 1),
+      generate_seconds: round(generateSeconds, 2),
+      video_seconds: VIDEO_SECONDS,
+      video_mib: round(videoMiB, 1),
+      audio_seconds: round(first.audioSeconds, 2),
+      runs: RUNS,
+      convert_seconds: round(convertSeconds, 3),
+      convert_seconds_runs: converterRuns.map((run) => round(run.seconds, 3)),
+      convert_seen_seconds: round(median(converterRuns.map((run) => run.seenSeconds)), 3),
+      converter_queue_seconds: round(median(converterRuns.map((run) => run.queueSeconds)), 3),
+      converter_total_seconds: round(median(converterRuns.map((run) => run.totalSeconds)), 3),
+      converter_ffmpeg_seconds: round(median(converterRuns.map((run) => run.ffmpegSeconds)), 3),
+      ffmpeg_cli_seconds: round(cliSeconds, 3),
+      ffmpeg_cli_seconds_runs: cliRuns.map((run) => round(run, 3)),
+      convert_vs_ffmpeg_ratio: round(convertSeconds / cliSeconds, 3),
+      converter_ready_rss_mib: round(Math.max(...converterRuns.map((run) => run.readyRssMiB)), 1),
+      converter_peak_rss_mib: round(Math.max(...converterRuns.map((run) => run.peakRssMiB)), 1),
+      ffmpeg_peak_rss_mib: round(Math.max(...converterRuns.map((run) => run.ffmpegPeakRssMiB)), 1),
+      scaling_jobs: SCALING_JOBS,
+      clip_seconds: CLIP_SECONDS,
+      clip_mib: round(clipMiB, 1),
+      scaling_seconds_1: round(one.seconds, 3),
+      scaling_seconds_2: round(two.seconds, 3),
+      jobs_per_minute_1: round(one.jobsPerMinute, 2),
+      jobs_per_minute_2: round(two.jobsPerMinute, 2),
+      converter_scaling_2v1: round(two.jobsPerMinute / one.jobsPerMinute, 3),
+      ffmpeg_cli_jobs_per_minute_1: round((SCALING_JOBS / cliOne) * 60, 2),
+      ffmpeg_cli_jobs_per_minute_2: round((SCALING_JOBS / cliTwo) * 60, 2),
+      ffmpeg_cli_scaling_2v1: round(cliOne / cliTwo, 3),
+    };
+  } finally {
+    await cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+// ------------------------------------------------------------------------------ test media
+
+/**
+ * A 10-second 1280x720 30 fps H.264 segment of a moving test pattern at a phone-like
+ * 2.5 Mbit/s, looped by stream copy under an AAC track encoded for the whole 2 minutes (pink
+ * noise, different in each channel, plus a tone; a pure tone makes MP3 encoding unrealistically
+ * cheap), then that clip looped 5 times by stream copy into the 10-minute video. Only 300
+ * frames and 2 minutes of audio are ever encoded, yet the files have realistic sizes, which
+ * matters: the converter downloads the whole video from GridFS and ffmpeg demuxes all of it.
+ */
+async function generateMedia(
+  dir: string,
+  children: Set<ChildProcess>,
+): Promise<{ clip: string; video: string }> {
+  const quiet = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y'];
+  const segment = join(dir, 'segment.mp4');
+  const clip = join(dir, 'clip.mp4');
+  const video = join(dir, 'video.mp4');
+  await run(
+    'ffmpeg',
+    [
+      ...quiet,
+      ...['-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-t', '10'],
+      ...['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'],
+      ...['-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '5000k', segment],
+    ],
+    children,
+  );
+  const noise = (seed: number): string =>
+    `anoisesrc=color=pink:sample_rate=48000:amplitude=0.25:seed=${seed}`;
+  const audio =
+    `${noise(1)}[l];${noise(2)}[r];[l][r]join=inputs=2:channel_layout=stereo[noise];` +
+    'sine=frequency=440:sample_rate=48000,volume=0.2,aformat=channel_layouts=stereo[tone];' +
+    '[noise][tone]amix=inputs=2:normalize=0[audio]';
+  await run(
+    'ffmpeg',
+    [
+      ...quiet,
+      ...['-stream_loop', '-1', '-i', segment, '-filter_complex', audio],
+      ...['-map', '0:v', '-map', '[audio]', '-t', String(CLIP_SECONDS)],
+      ...['-c:v', 'copy', '-c:a', 'aac', '-b:a', '128k', clip],
+    ],
+    children,
+  );
+  const loops = VIDEO_SECONDS / CLIP_SECONDS - 1;
+  await run(
+    'ffmpeg',
+    [...quiet, '-stream_loop', String(loops), '-i', clip, '-c', 'copy', video],
+    children,
+  );
+  await rm(segment);
+  return { clip, video };
+}
+
+// ------------------------------------------------------------------------------ measurements
+
+interface ConverterRun {
+  seconds: number;
+  seenSeconds: number;
+  queueSeconds: number;
+  totalSeconds: number;
+  ffmpegSeconds: number;
+  audioSeconds: number;
+  readyRssMiB: number;
+  peakRssMiB: number;
+  ffmpegPeakRssMiB: number;
+  ffmpegPath: string;
+  ffmpegVersion: string;
+}
+
+/**
+ * One job on a fresh converter process, ready before the message goes out. The clock starts
+ * just before the publish (the upload happened before, see `stage`) and stops at the job's
+ * `finishedAt`, which the converter writes in the same update that makes the job `done`, after
+ * its MP3 is stored. Both are this machine's clock; neither depends on a polling interval.
+ */
+async function convertOnce(system: ConverterTestSystem, video: string): Promise<ConverterRun> {
+  const staged = await stage(system, video, 'ten-minutes.mp4');
+  const converter = await system.spawnConverter();
+  try {
+    const pid = converter.child.pid;
+    if (pid === undefined) throw new Error('the converter has no pid');
+    const found = await converter.waitForLog('ffmpeg found');
+    const readyRss = await procStatusKiB(pid, 'VmRSS');
+    const ffmpegPeak = watchChildrenPeak(pid);
+    const publishedAt = Date.now();
+    const started = performance.now();
+    await staged.publish();
+    const [finished] = await waitForFinished([converter], 1, 10 * 60_000);
+    const seenSeconds = seconds(started);
+    const peakRss = await procStatusKiB(pid, 'VmHWM');
+    const ffmpegPeakKiB = await ffmpegPeak.stop();
+    const job = await doneJob(system, staged.jobId);
+    return {
+      seconds: (finishedAt(job) - publishedAt) / 1000,
+      seenSeconds,
+      queueSeconds: ((job.startedAt?.getTime() ?? Number.NaN) - publishedAt) / 1000,
+      totalSeconds: Number(finished?.totalMs) / 1000,
+      ffmpegSeconds: Number(finished?.ffmpegMs) / 1000,
+      audioSeconds: job.mp3?.durationSeconds ?? Number.NaN,
+      readyRssMiB: readyRss / 1024,
+      peakRssMiB: peakRss / 1024,
+      ffmpegPeakRssMiB: ffmpegPeakKiB / 1024,
+      ffmpegPath: String(found.path),
+      ffmpegVersion: String(found.version),
+    };
+  } finally {
+    await stopConverter(converter);
+  }
+}
+
+/** Seconds for the bare ffmpeg command to convert the local file `jobs` times, `parallel` at a time. */
+async function bareFfmpeg(
+  ffmpeg: string,
+  video: string,
+  dir: string,
+  jobs: number,
+  parallel: number,
+  children: Set<ChildProcess>,
+): Promise<number> {
+  let next = 0;
+  const lane = async (n: number): Promise<void> => {
+    const output = join(dir, `bare-${n}.mp3`);
+    while (next < jobs) {
+      next++; // taken before the await, so that the lanes share out exactly `jobs` runs
+      await run(ffmpeg, bareArgs(video, output), children);
+    }
+    await rm(output, { force: true });
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: parallel }, (_, n) => lane(n)));
+  return seconds(started);
+}
+
+/**
+ * SCALING_JOBS copies of the clip on `processes` fresh converters. All videos are uploaded and
+ * their jobs created first (nothing converts yet: their messages are held, see `stage`); then
+ * the converters start, and once every one of them is ready the messages are published. The
+ * clock runs from the first publish to the last job's `finishedAt`, so neither uploads nor
+ * process starts are inside it, and no converter gets a head start.
+ */
+async function throughput(
+  system: ConverterTestSystem,
+  clip: string,
+  processes: number,
+): Promise<{ seconds: number; jobsPerMinute: number; perProcess: number[] }> {
+  const staged: Staged[] = [];
+  for (let n = 1; n <= SCALING_JOBS; n++) staged.push(await stage(system, clip, `clip-${n}.mp4`));
+  const converters = await Promise.all(
+    Array.from({ length: processes }, () => system.spawnConverter()),
+  );
+  try {
+    const publishedAt = Date.now();
+    for (const job of staged) await job.publish();
+    await waitForFinished(converters, SCALING_JOBS, 10 * 60_000);
+    const jobs = await Promise.all(staged.map((job) => doneJob(system, job.jobId)));
+    const elapsed = (Math.max(...jobs.map(finishedAt)) - publishedAt) / 1000;
+    const perProcess = converters.map(
+      (converter) => converter.logs.filter((line) => line.msg === 'conversion finished').length,
+    );
+    return { seconds: elapsed, jobsPerMinute: (SCALING_JOBS / elapsed) * 60, perProcess };
+  } finally {
+    await Promise.all(converters.map(stopConverter));
+  }
+}
+
+// ------------------------------------------------------------------------------ helpers
+
+interface Staged {
+  jobId: string;
+  publish(): Promise<void>;
+}
+
+/**
+ * system.submit() with its publish held back: the video goes into GridFS and the job is
+ * created `queued` now, exactly as submit does it; its `video` message is published (and
+ * confirmed) when `publish()` is called. This keeps the upload, which the gateway finishes
+ * before it publishes too, out of the timed windows without copying submit.
+ */
+async function stage(system: ConverterTestSystem, path: string, filename: string): Promise<Staged> {
+  const amqp = system.amqp;
+  const publish = amqp.publish.bind(amqp);
+  let held: (() => Promise<unknown>) | undefined;
+  const hold: Publish = (queue, message, options) => {
+    held = () => publish(queue, message, options);
+    return Promise.resolve({ messageId: options?.messageId ?? '', correlationId: '' });
+  };
+  amqp.publish = hold;
+  let jobId: string;
+  try {
+    jobId = await system.submit(path, { filename });
+  } finally {
+    Reflect.deleteProperty(amqp, 'publish'); // back to the class's method
+  }
+  const release = held;
+  if (release === undefined) throw new Error('submit() published nothing');
+  return {
+    jobId,
+    publish: async () => {
+      await release();
+    },
+  };
+}
+
+/**
+ * Resolves with the 'conversion finished' log lines once `count` have been logged across
+ * `converters`; rejects as soon as one of them logs an error or a failed conversion, or exits.
+ * Reads the logs the test harness already collects: no polling of the database.
+ */
+async function waitForFinished(
+  converters: ConverterProcess[],
+  count: number,
+  timeoutMs: number,
+): Promise<Record<string, unknown>[]> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const lines = converters.flatMap((converter) => converter.logs);
+    const bad = lines.find(
+      (line) =>
+        line.msg === 'conversion failed' || line.level === 'error' || line.level === 'fatal',
+    );
+    if (bad !== undefined) throw new Error(`a converter logged: ${JSON.stringify(bad)}`);
+    const finished = lines.filter((line) => line.msg === 'conversion finished');
+    if (finished.length >= count) return finished;
+    if (converters.some(({ child }) => child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error('a converter exited during the benchmark');
+    }
+    if (performance.now() > deadline) {
+      throw new Error(`${finished.length} of ${count} conversions finished in ${timeoutMs} ms`);
+    }
+    await sleep(20);
+  }
+}
+
+async function doneJob(system: ConverterTestSystem, jobId: string): Promise<Job> {
+  const job = await system.jobs.findAny(jobId);
+  if (job?.status !== 'done') {
+    throw new Error(`job ${jobId} is ${job?.status ?? 'gone'}: ${JSON.stringify(job?.error)}`);
+  }
+  return job;
+}
+
+function finishedAt(job: Job): number {
+  if (job.finishedAt === undefined) throw new Error(`job ${job._id} is done without finishedAt`);
+  return job.finishedAt.getTime();
+}
+
+/** SIGTERM, as Kubernetes stops a pod; SIGKILL if it is not gone within 20 s. */
+async function stopConverter(converter: ConverterProcess): Promise<void> {
+  const { child } = converter;
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  await Promise.race([converter.exited, sleep(20_000, undefined, { ref: false })]);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await converter.exited;
+}
+
+/** A field of /proc/<pid>/status, in KiB (VmHWM: peak resident set; VmRSS: now). */
+async function procStatusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const value = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1];
+  if (value === undefined) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(value);
+}
+
+/** Samples the peak RSS of `pid`'s child processes (its ffmpeg) every 100 ms. */
+function watchChildrenPeak(pid: number): { stop(): Promise<number> } {
+  let peak = 0;
+  const stopped = new AbortController();
+  const sample = async (): Promise<void> => {
+    try {
+      for (const task of await readdir(`/proc/${pid}/task`)) {
+        const list = await readFile(`/proc/${pid}/task/${task}/children`, 'utf8');
+        for (const child of list.split(' ').filter((id) => id !== '')) {
+          peak = Math.max(peak, await procStatusKiB(Number(child), 'VmHWM'));
+        }
+      }
+    } catch {
+      // A process or thread that ended between two reads.
+    }
+  };
+  const loop = (async () => {
+    while (!stopped.signal.aborted) {
+      await sample();
+      await sleep(100);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped.abort();
+      await loop;
+      return peak;
+    },
+  };
+}
+
+/** Runs a command (argument array, no shell); rejects with the tail of its stderr. */
+function run(command: string, args: string[], children: Set<ChildProcess>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.add(child);
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (data: string) => {
+      stderr = (stderr + data).slice(-4000);
+    });
+    child.once('error', (error) => {
+      children.delete(child);
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      children.delete(child);
+      if (code === 0) resolve();
+      else
+        reject(new Error(`${command} ${args.join(' ')} ended with ${code ?? signal}:\n${stderr}`));
+    });
+  });
+}
+
+/** The share of idle CPU time on this machine over the next `ms`. */
+async function cpuIdlePercent(ms: number): Promise<number> {
+  const sample = async (): Promise<{ idle: number; total: number }> => {
+    // The first line of /proc/stat: cpu user nice system idle iowait irq softirq steal ...
+    const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0]?.split(/\s+/).slice(1);
+    const ticks = (fields ?? []).map(Number);
+    return {
+      idle: (ticks[3] ?? 0) + (ticks[4] ?? 0),
+      total: ticks.reduce((sum, value) => sum + value, 0),
+    };
+  };
+  const before = await sample();
+  await sleep(ms);
+  const after = await sample();
+  return (100 * (after.idle - before.idle)) / Math.max(1, after.total - before.total);
+}
+
+function seconds(since: number): number {
+  return (performance.now() - since) / 1000;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  const upper = sorted[middle] ?? Number.NaN;
+  return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? Number.NaN) + upper) / 2;
+}
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+if (import.meta.main) {
+  const result = await runConverterBenchmark();
+  console.log(JSON.stringify(result));
+}
