@@ -20,6 +20,9 @@ export interface ConverterBenchmarkResult {
   ffmpeg_version: string;
   /** Idle CPU over 2 s before the start; other work on the machine skews every number. */
   cpu_idle_before_percent: number;
+  /** The machine's CPU used by neither this benchmark (with its processes) nor the servers. */
+  other_cpu_percent_convert: number;
+  other_cpu_percent_scaling: number;
   generate_seconds: number;
   video_seconds: number;
   video_mib: number;
@@ -98,7 +101,11 @@ export async function runConverterBenchmark(
   process.once('SIGTERM', onSignal);
 
   try {
-    const idleBefore = await cpuIdlePercent(2000);
+    const quietStart = await cpuSnapshot();
+    await sleep(2000);
+    const quietEnd = await cpuSnapshot();
+    const idleBefore =
+      (100 * (quietEnd.idle - quietStart.idle)) / Math.max(1, quietEnd.total - quietStart.total);
     log(
       `idle CPU before the start: ${idleBefore.toFixed(0)}%` +
         (idleBefore < 90 ? ' (the machine is busy: every number below is skewed)' : ''),
@@ -115,6 +122,14 @@ export async function runConverterBenchmark(
     );
 
     system = await ConverterTestSystem.start();
+    const other = (phase: string, before: CpuSnapshot, after: CpuSnapshot): number => {
+      const percent = otherCpuPercent(before, after);
+      if (percent >= 5) {
+        log(`other work took ${percent.toFixed(0)}% of the machine's CPU during ${phase}: skewed`);
+      }
+      return percent;
+    };
+    const convertStart = await cpuSnapshot();
 
     // Converter and bare ffmpeg alternate, so that neither always runs on warmer caches.
     const converterRuns: ConverterRun[] = [];
@@ -133,7 +148,9 @@ export async function runConverterBenchmark(
     }
     const first = converterRuns[0];
     if (first === undefined) throw new Error('no converter run');
+    const otherDuringConvert = other('the 10-minute runs', convertStart, await cpuSnapshot());
 
+    const scalingStart = await cpuSnapshot();
     const one = await throughput(system, media.clip, 1);
     log(
       `1 converter:  ${SCALING_JOBS} jobs in ${one.seconds.toFixed(2)} s = ${one.jobsPerMinute.toFixed(1)} jobs/min`,
@@ -149,6 +166,7 @@ export async function runConverterBenchmark(
       `bare ffmpeg on the same ${SCALING_JOBS} clips: ${cliOne.toFixed(2)} s one at a time,` +
         ` ${cliTwo.toFixed(2)} s two at a time (the machine's own scaling: ${(cliOne / cliTwo).toFixed(2)})`,
     );
+    const otherDuringScaling = other('the scaling runs', scalingStart, await cpuSnapshot());
 
     const convertSeconds = median(converterRuns.map((run) => run.seconds));
     const cliSeconds = median(cliRuns);
@@ -156,6 +174,8 @@ export async function runConverterBenchmark(
       ffmpeg_path: first.ffmpegPath,
       ffmpeg_version: first.ffmpegVersion,
       cpu_idle_before_percent: round(idleBefore, 1),
+      other_cpu_percent_convert: round(otherDuringConvert, 1),
+      other_cpu_percent_scaling: round(otherDuringScaling, 1),
       generate_seconds: round(generateSeconds, 2),
       video_seconds: VIDEO_SECONDS,
       video_mib: round(videoMiB, 1),
@@ -510,21 +530,62 @@ function run(command: string, args: string[], children: Set<ChildProcess>): Prom
   });
 }
 
-/** The share of idle CPU time on this machine over the next `ms`. */
-async function cpuIdlePercent(ms: number): Promise<number> {
-  const sample = async (): Promise<{ idle: number; total: number }> => {
-    // The first line of /proc/stat: cpu user nice system idle iowait irq softirq steal ...
-    const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0]?.split(/\s+/).slice(1);
-    const ticks = (fields ?? []).map(Number);
-    return {
-      idle: (ticks[3] ?? 0) + (ticks[4] ?? 0),
-      total: ticks.reduce((sum, value) => sum + value, 0),
-    };
+interface CpuSnapshot {
+  /** Ticks of the whole machine (user to steal), and of them idle or waiting for I/O. */
+  total: number;
+  idle: number;
+  /** Ticks of this process and its reaped descendants (converters and their ffmpeg, ffmpeg). */
+  ours: number;
+  /** Ticks of the local servers the converter works against. */
+  servers: number;
+}
+
+const SERVERS = /secantusd|beam\.smp|mariadbd|maildev/;
+
+/** CPU time so far, from /proc (all in the kernel's USER_HZ ticks). */
+async function cpuSnapshot(): Promise<CpuSnapshot> {
+  // The first line of /proc/stat: cpu user nice system idle iowait irq softirq steal guest...;
+  // guest time is already counted in user.
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
+  const machine = line.split(/\s+/).slice(1, 9).map(Number);
+  let servers = 0;
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (!SERVERS.test(await readFile(`/proc/${pid}/cmdline`, 'utf8'))) continue;
+      servers += processTicks(await readFile(`/proc/${pid}/stat`, 'utf8'), false);
+    } catch {
+      // Gone since readdir.
+    }
+  }
+  return {
+    total: machine.reduce((sum, ticks) => sum + ticks, 0),
+    idle: (machine[3] ?? 0) + (machine[4] ?? 0),
+    ours: processTicks(await readFile('/proc/self/stat', 'utf8'), true),
+    servers,
   };
-  const before = await sample();
-  await sleep(ms);
-  const after = await sample();
-  return (100 * (after.idle - before.idle)) / Math.max(1, after.total - before.total);
+}
+
+/** utime + stime from a /proc/<pid>/stat line, plus cutime + cstime if `children`. */
+function processTicks(stat: string, children: boolean): number {
+  // The fields after the ")" that ends the command name start with the 3rd, state.
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
+  const [utime = 0, stime = 0, cutime = 0, cstime = 0] = fields.slice(11, 15);
+  return utime + stime + (children ? cutime + cstime : 0);
+}
+
+/**
+ * The share of the machine's CPU that went to other work between two snapshots taken while
+ * none of our child processes ran: neither ours nor the servers'. Other work (another test run
+ * on the same machine) skews every number, the scaling most.
+ */
+function otherCpuPercent(before: CpuSnapshot, after: CpuSnapshot): number {
+  const busy = after.total - after.idle - (before.total - before.idle);
+  const other = busy - (after.ours - before.ours) - (after.servers - before.servers);
+  return (100 * Math.max(0, other)) / Math.max(1, after.total - before.total);
 }
 
 function seconds(since: number): number {
