@@ -28,8 +28,8 @@ export interface FfmpegBinary {
  */
 export function locateFfmpeg(
   configuredPath: string | undefined,
-  // The OS's executable search path, as spawn itself would use it: not app configuration.
-  searchPath = process.env.PATH ?? '',
+  /** The executable search path (PATH), from the service's config. */
+  searchPath: string,
 ): { path: string; source: FfmpegSource } {
   if (configuredPath !== undefined && configuredPath !== '') {
     return { path: configuredPath, source: 'FFMPEG_PATH' };

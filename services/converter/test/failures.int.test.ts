@@ -33,16 +33,6 @@ after(async () => {
   await rm(media, { recursive: true, force: true });
 });
 
-async function midConversion(jobId: string): Promise<void> {
-  await waitFor(
-    async () => {
-      const job = await system.jobs.findAny(jobId);
-      return job?.status === 'converting' && job.progress > 0 && job.progress < 90;
-    },
-    { timeoutMs: 30_000, intervalMs: 20, what: `job ${jobId} mid-conversion` },
-  );
-}
-
 describe('time limits', () => {
   it('stop a conversion that takes too long, failing the job but keeping its video', async () => {
     const converter = await system.startInProcess({
@@ -87,7 +77,7 @@ describe('a converter failing on its side', () => {
       proxied.port = String(proxy.port);
       const converter = await system.startInProcess({ MONGO_URL: proxied.toString() });
       const jobId = await system.submit(long);
-      await midConversion(jobId);
+      await system.waitMidConversion(jobId);
       await proxy.cut();
       // The attempt fails (storing the MP3 or finishing the job) and waits in the retry queue.
       await waitFor(async () => (await system.readyCount('video.retry.5000')) === 1, {
@@ -110,7 +100,7 @@ describe('a converter failing on its side', () => {
   it('after the last attempt fails the job, tells the user, keeps the video, and a replayed dead letter converts it', async () => {
     const converter = await system.startInProcess({ MAX_ATTEMPTS: '1' });
     const jobId = await system.submit(long);
-    await midConversion(jobId);
+    await system.waitMidConversion(jobId);
     // ffmpeg killed by someone else (the OOM killer): a failure on our side, not the file's.
     await promisify(execFile)('pkill', ['-KILL', '-f', jobId]);
     const failed = await system.waitForJob(jobId, ['failed']);

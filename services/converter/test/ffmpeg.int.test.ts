@@ -40,7 +40,7 @@ let fileNumber = 0;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mp3converter-ffmpeg-test-'));
-  ffmpeg = await checkFfmpeg(locateFfmpeg(undefined));
+  ffmpeg = await checkFfmpeg(locateFfmpeg(undefined, process.env.PATH ?? ''));
 });
 
 after(async () => {

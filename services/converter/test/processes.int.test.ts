@@ -5,7 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MP3_QUEUE, VIDEO_QUEUE, type Mp3Message } from '@mp3converter/contracts';
-import { generateMedia, waitFor } from '@mp3converter/testkit';
+import { generateMedia } from '@mp3converter/testkit';
 import { ConverterTestSystem } from './support.ts';
 
 let system: ConverterTestSystem;
@@ -30,22 +30,11 @@ after(async () => {
   await rm(media, { recursive: true, force: true });
 });
 
-/** Waits until ffmpeg is running on the job (progress recorded, not finished). */
-async function midConversion(jobId: string): Promise<void> {
-  await waitFor(
-    async () => {
-      const job = await system.jobs.findAny(jobId);
-      return job?.status === 'converting' && job.progress > 0 && job.progress < 90;
-    },
-    { timeoutMs: 30_000, intervalMs: 20, what: `job ${jobId} mid-conversion` },
-  );
-}
-
 describe('converter processes', () => {
   it('finish the job of a converter killed mid-conversion, with exactly one MP3', async () => {
     const first = await system.spawnConverter();
     const jobId = await system.submit(long);
-    await midConversion(jobId);
+    await system.waitMidConversion(jobId);
     first.child.kill('SIGKILL');
     await first.exited;
     const second = await system.spawnConverter();
@@ -66,7 +55,7 @@ describe('converter processes', () => {
   it('on SIGTERM past the grace period stop ffmpeg and leave the job for the next converter', async () => {
     const first = await system.spawnConverter({ SHUTDOWN_GRACE_MS: '500' });
     const jobId = await system.submit(long);
-    await midConversion(jobId);
+    await system.waitMidConversion(jobId);
     first.child.kill('SIGTERM');
     assert.deepEqual(await first.exited, { code: 0, signal: null });
     assert.ok(first.logs.some((line) => line.msg === 'consumer stopped' && line.abandoned === 1));
@@ -83,7 +72,7 @@ describe('converter processes', () => {
   it('on SIGTERM within the grace period finish the job in hand, then exit 0', async () => {
     const first = await system.spawnConverter({ SHUTDOWN_GRACE_MS: '60000' });
     const jobId = await system.submit(long);
-    await midConversion(jobId);
+    await system.waitMidConversion(jobId);
     first.child.kill('SIGTERM');
     assert.deepEqual(await first.exited, { code: 0, signal: null });
     const job = await system.jobs.findAny(jobId);

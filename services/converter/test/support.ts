@@ -247,6 +247,17 @@ export class ConverterTestSystem {
     );
   }
 
+  /** Waits until ffmpeg is running on the job: progress recorded, far from finished. */
+  async waitMidConversion(jobId: string): Promise<void> {
+    await waitFor(
+      async () => {
+        const job = await this.jobs.findAny(jobId);
+        return job?.status === 'converting' && job.progress > 0 && job.progress < 90;
+      },
+      { timeoutMs: 30_000, intervalMs: 20, what: `job ${jobId} mid-conversion` },
+    );
+  }
+
   /** Takes every message now in `queue` (they are gone afterwards), parsed. */
   async takeMessages(queue: string): Promise<TakenMessage[]> {
     return this.#withChannel(async (channel) => {
