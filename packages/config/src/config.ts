@@ -72,8 +72,23 @@ export function loadConfig<S extends z.ZodType>(
   return deepFreeze(result.data) as DeepReadonly<z.output<S>>;
 }
 
+/**
+ * Where `./scripts/up` runs the shared servers: development defaults of every service that
+ * talks to them (spread into `developmentDefaults`).
+ */
+export const LOCAL_SERVERS = {
+  MONGO_URL: 'mongodb://127.0.0.1:27017/?directConnection=true',
+  AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+} as const;
+
 /** Schema pieces every service uses the same way. */
 export const env = {
+  /** A MongoDB database name: letters, digits, `_` and `-`. */
+  databaseName: (fallback: string) =>
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a plain database name')
+      .default(fallback),
   nodeEnv: z.enum(['development', 'test', 'production']).default('production'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   port: (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback),

@@ -1,5 +1,6 @@
 export {
   ConfigError,
+  LOCAL_SERVERS,
   env,
   loadConfig,
   type DeepReadonly,

@@ -202,23 +202,14 @@ export class JobStore {
     durationSeconds: number,
     now: Date = new Date(),
   ): Promise<JobDocument | undefined> {
-    const moved = await this.#run(() =>
-      this.collection.findOneAndUpdate(
-        { _id: jobId, status: 'converting', 'claim.mp3Fid': mp3.fid, ...NOT_DELETED },
-        {
-          $set: {
-            status: 'done',
-            mp3,
-            durationSeconds,
-            progress: 100,
-            finishedAt: now,
-            updatedAt: now,
-          },
-        },
-        { returnDocument: 'after' },
-      ),
-    );
-    return moved ?? undefined;
+    return this.#endConversion(jobId, mp3.fid, {
+      status: 'done',
+      mp3,
+      durationSeconds,
+      progress: 100,
+      finishedAt: now,
+      updatedAt: now,
+    });
   }
 
   /**
@@ -231,10 +222,24 @@ export class JobStore {
     error: JobError,
     now: Date = new Date(),
   ): Promise<JobDocument | undefined> {
+    return this.#endConversion(jobId, claimFid, {
+      status: 'failed',
+      error,
+      finishedAt: now,
+      updatedAt: now,
+    });
+  }
+
+  /** Applies `changes` to a `converting` job still held by the claim on `claimFid`. */
+  async #endConversion(
+    jobId: string,
+    claimFid: ObjectId,
+    changes: Partial<JobDocument>,
+  ): Promise<JobDocument | undefined> {
     const moved = await this.#run(() =>
       this.collection.findOneAndUpdate(
         { _id: jobId, status: 'converting', 'claim.mp3Fid': claimFid, ...NOT_DELETED },
-        { $set: { status: 'failed', error, finishedAt: now, updatedAt: now } },
+        { $set: changes },
         { returnDocument: 'after' },
       ),
     );

@@ -1,11 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { env, loadConfig } from '@mp3converter/config';
-
-const plainDatabaseName = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a plain database name');
+import { LOCAL_SERVERS, env, loadConfig } from '@mp3converter/config';
 
 const schema = z
   .object({
@@ -15,9 +11,9 @@ const schema = z
     HOST: env.host,
     PORT: env.port(8081),
     MONGO_URL: env.url(['mongodb', 'mongodb+srv']),
-    MONGO_VIDEOS_DATABASE: plainDatabaseName.default('videos'),
-    MONGO_MP3S_DATABASE: plainDatabaseName.default('mp3s'),
-    MONGO_JOBS_DATABASE: plainDatabaseName.default('mp3converter'),
+    MONGO_VIDEOS_DATABASE: env.databaseName('videos'),
+    MONGO_MP3S_DATABASE: env.databaseName('mp3s'),
+    MONGO_JOBS_DATABASE: env.databaseName('mp3converter'),
     AMQP_URL: env.url(['amqp', 'amqps']),
     AMQP_PUBLISH_TIMEOUT_MS: env.positiveInt(10_000),
     /** Conversions at once, and the prefetch: one per core ffmpeg may use. */
@@ -84,8 +80,7 @@ const schema = z
 
 const developmentDefaults = {
   HOST: '127.0.0.1',
-  MONGO_URL: 'mongodb://127.0.0.1:27017/?directConnection=true',
-  AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+  ...LOCAL_SERVERS,
 };
 
 export type ConverterConfig = ReturnType<typeof loadConverterConfig>;

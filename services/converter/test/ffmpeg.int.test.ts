@@ -128,6 +128,7 @@ function feedFifo(
         Math.floor((data.length * (piece + 1)) / pieces),
       );
       await handle.write(chunk);
+      // Pacing, not a wait: the input arrives slowly, as over a slow network.
       await sleep(intervalMs);
     }
     if (stallAt >= pieces) {

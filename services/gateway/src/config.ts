@@ -1,11 +1,7 @@
 import { z } from 'zod';
-import { env, loadConfig } from '@mp3converter/config';
+import { LOCAL_SERVERS, env, loadConfig } from '@mp3converter/config';
 
 const GiB = 1024 * 1024 * 1024;
-const plainDatabaseName = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a plain database name');
-
 const schema = z
   .object({
     NODE_ENV: env.nodeEnv,
@@ -19,11 +15,11 @@ const schema = z
     AUTH_TIMEOUT_MS: env.positiveInt(5_000),
     MONGO_URL: env.url(['mongodb', 'mongodb+srv']),
     /** GridFS database of the uploaded videos, as in the original. */
-    MONGO_VIDEOS_DATABASE: plainDatabaseName.default('videos'),
+    MONGO_VIDEOS_DATABASE: env.databaseName('videos'),
     /** GridFS database of the MP3s, as in the original. */
-    MONGO_MP3S_DATABASE: plainDatabaseName.default('mp3s'),
+    MONGO_MP3S_DATABASE: env.databaseName('mp3s'),
     /** Database of the `jobs` collection. */
-    MONGO_JOBS_DATABASE: plainDatabaseName.default('mp3converter'),
+    MONGO_JOBS_DATABASE: env.databaseName('mp3converter'),
     AMQP_URL: env.url(['amqp', 'amqps']),
     /** How long an upload waits for RabbitMQ to confirm its `video` message before answering 503. */
     AMQP_PUBLISH_TIMEOUT_MS: env.positiveInt(5_000),
@@ -72,8 +68,7 @@ const schema = z
 const developmentDefaults = {
   HOST: '127.0.0.1',
   AUTH_URL: 'http://127.0.0.1:5000',
-  MONGO_URL: 'mongodb://127.0.0.1:27017/?directConnection=true',
-  AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+  ...LOCAL_SERVERS,
   DOWNLOAD_LINK_SECRET: 'development-only-download-link-secret-0123456789',
 };
 
