@@ -37,11 +37,17 @@ export interface ConverterBenchmarkResult {
   converter_queue_seconds: number;
   /** The converter's own timing of the job: temp dir, download, ffmpeg, upload, `done`. */
   converter_total_seconds: number;
+  /** The converter's copy of the video from GridFS to its temp file. */
+  converter_fetch_seconds: number;
   /** The converter's ffmpeg alone. */
   converter_ffmpeg_seconds: number;
+  /** convert_seconds minus the converter's ffmpeg, per run: what the converter adds. */
+  converter_overhead_seconds: number;
   ffmpeg_cli_seconds: number;
   ffmpeg_cli_seconds_runs: number[];
+  /** Median over the runs of each converter run / the bare ffmpeg run right after it. */
   convert_vs_ffmpeg_ratio: number;
+  convert_vs_ffmpeg_ratio_runs: number[];
   converter_ready_rss_mib: number;
   converter_peak_rss_mib: number;
   /** Sampled every 100 ms, so a lower bound. */
@@ -63,7 +69,7 @@ export interface ConverterBenchmarkResult {
 const VIDEO_SECONDS = 600;
 const CLIP_SECONDS = 120;
 const SCALING_JOBS = 8;
-const RUNS = 3;
+const RUNS = 5;
 /** The bare ffmpeg command: the converter's default options (CBR 192 kbit/s, first audio stream). */
 const bareArgs = (input: string, output: string): string[] => [
   ...['-hide_banner', '-nostdin', '-y', '-i', input],
@@ -141,8 +147,9 @@ export async function runConverterBenchmark(
       cliRuns.push(cli);
       log(
         `run ${run}/${RUNS}: converter ${converted.seconds.toFixed(2)} s` +
-          ` (queue ${converted.queueSeconds.toFixed(2)}, ffmpeg ${converted.ffmpegSeconds.toFixed(2)},` +
-          ` rest of the job ${(converted.totalSeconds - converted.ffmpegSeconds).toFixed(2)}),` +
+          ` (queue ${converted.queueSeconds.toFixed(2)}, fetch ${converted.fetchSeconds.toFixed(2)},` +
+          ` ffmpeg ${converted.ffmpegSeconds.toFixed(2)},` +
+          ` rest of the job ${(converted.totalSeconds - converted.ffmpegSeconds - converted.fetchSeconds).toFixed(2)}),` +
           ` peak rss ${converted.peakRssMiB.toFixed(0)} MiB;  bare ffmpeg ${cli.toFixed(2)} s`,
       );
     }
@@ -186,10 +193,24 @@ export async function runConverterBenchmark(
       convert_seen_seconds: round(median(converterRuns.map((run) => run.seenSeconds)), 3),
       converter_queue_seconds: round(median(converterRuns.map((run) => run.queueSeconds)), 3),
       converter_total_seconds: round(median(converterRuns.map((run) => run.totalSeconds)), 3),
+      converter_fetch_seconds: round(median(converterRuns.map((run) => run.fetchSeconds)), 3),
       converter_ffmpeg_seconds: round(median(converterRuns.map((run) => run.ffmpegSeconds)), 3),
+      converter_overhead_seconds: round(
+        median(converterRuns.map((run) => run.seconds - run.ffmpegSeconds)),
+        3,
+      ),
       ffmpeg_cli_seconds: round(cliSeconds, 3),
       ffmpeg_cli_seconds_runs: cliRuns.map((run) => round(run, 3)),
-      convert_vs_ffmpeg_ratio: round(convertSeconds / cliSeconds, 3),
+      // Each converter run against the bare run right after it: this machine's speed drifts by
+      // 10 to 20% over a minute (the same ffmpeg command took 9.2 to 12.2 s), which a ratio of
+      // two medians taken minutes apart would carry.
+      convert_vs_ffmpeg_ratio: round(
+        median(converterRuns.map((run, n) => run.seconds / (cliRuns[n] ?? Number.NaN))),
+        3,
+      ),
+      convert_vs_ffmpeg_ratio_runs: converterRuns.map((run, n) =>
+        round(run.seconds / (cliRuns[n] ?? Number.NaN), 3),
+      ),
       converter_ready_rss_mib: round(Math.max(...converterRuns.map((run) => run.readyRssMiB)), 1),
       converter_peak_rss_mib: round(Math.max(...converterRuns.map((run) => run.peakRssMiB)), 1),
       ffmpeg_peak_rss_mib: round(Math.max(...converterRuns.map((run) => run.ffmpegPeakRssMiB)), 1),
@@ -273,6 +294,7 @@ interface ConverterRun {
   seenSeconds: number;
   queueSeconds: number;
   totalSeconds: number;
+  fetchSeconds: number;
   ffmpegSeconds: number;
   audioSeconds: number;
   readyRssMiB: number;
@@ -310,6 +332,7 @@ async function convertOnce(system: ConverterTestSystem, video: string): Promise<
       seenSeconds,
       queueSeconds: ((job.startedAt?.getTime() ?? Number.NaN) - publishedAt) / 1000,
       totalSeconds: Number(finished?.totalMs) / 1000,
+      fetchSeconds: Number(finished?.fetchMs) / 1000,
       ffmpegSeconds: Number(finished?.ffmpegMs) / 1000,
       audioSeconds: job.mp3?.durationSeconds ?? Number.NaN,
       readyRssMiB: readyRss / 1024,

@@ -23,6 +23,11 @@ service_node_options() {
     # early, which keeps the gateway's memory flat (benchmarks and the upload
     # memory test measure it).
     gateway) echo "--max-semi-space-size=2" ;;
+    # A set heap limit (V8's default here is about 4 GiB) makes V8 collect the
+    # external memory of a video's download sooner: peak memory while fetching
+    # a 200 MiB video rises by about 25 MiB instead of 60 to 110. The converter
+    # uses under 30 MiB of heap.
+    converter) echo "--max-old-space-size=256" ;;
     *) echo "" ;;
   esac
 }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
@@ -9,10 +12,17 @@ import { after, before, describe, it } from 'node:test';
 import { DependencyUnavailableError } from '@mp3converter/errors';
 import { connectMongo, isDuplicateKeyError, type MongoConnection } from '@mp3converter/mongo';
 import { startTcpProxy, testServers, waitFor, type TcpProxy } from '@mp3converter/testkit';
-import { MongoClient, ObjectId, type CommandStartedEvent, type Db } from 'mongodb';
+import {
+  MongoClient,
+  MongoGridFSChunkError,
+  ObjectId,
+  type CommandStartedEvent,
+  type Db,
+} from 'mongodb';
 
 import {
   deleteFile,
+  downloadToFile,
   FileTooLargeError,
   findFile,
   openBucket,
@@ -309,6 +319,89 @@ describe('GridFS helpers against the Mongo-wire server', () => {
     } finally {
       client.off('commandStarted', onCommand);
     }
+  });
+});
+
+describe('downloadToFile', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mp3test-gridfs-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Uploads `bytes` and resolves the files document downloadToFile takes. */
+  async function stored(bucket: FileBucket, bytes: Buffer) {
+    const { id } = await uploadFromStream(bucket, streamOf(bytes), { filename: 'v.mp4' });
+    const file = await findFile(bucket, id);
+    assert.ok(file);
+    return file;
+  }
+
+  it('copies files byte-identical: many batches, a short last chunk, whole chunks, empty', async () => {
+    const bucket = freshBucket();
+    // 8 chunks per reply: 101 chunks take 13 replies.
+    for (const size of [100 * SMALL_CHUNK_SIZE + 17, 40 * SMALL_CHUNK_SIZE, 1, 0]) {
+      const bytes = randomBytes(size);
+      const path = join(dir, `copy-${size}`);
+      await downloadToFile(bucket, await stored(bucket, bytes), path);
+      assert.equal(sha256(await readFile(path)), sha256(bytes), `${size} bytes`);
+    }
+  });
+
+  it('refuses a file with a missing, resized or extra chunk, and closes the cursor', async () => {
+    const killed: CommandStartedEvent[] = [];
+    const onCommand = (event: CommandStartedEvent) => {
+      if (event.commandName === 'killCursors') killed.push(event);
+    };
+    client.on('commandStarted', onCommand);
+    try {
+      const damages: [string, (bucket: FileBucket, id: ObjectId) => Promise<unknown>, RegExp][] = [
+        ['missing', (b, id) => b.chunks.deleteOne({ files_id: id, n: 5 }), /ChunkIsMissing/],
+        ['last missing', (b, id) => b.chunks.deleteOne({ files_id: id, n: 59 }), /ChunkIsMissing/],
+        [
+          'resized',
+          (b, id) =>
+            b.chunks.updateOne({ files_id: id, n: 7 }, { $set: { data: Buffer.alloc(3) } }),
+          /ChunkIsWrongSize/,
+        ],
+        [
+          'extra',
+          (b, id) => b.chunks.insertOne({ files_id: id, n: 60, data: Buffer.alloc(3) } as never),
+          /ExtraChunk/,
+        ],
+      ];
+      for (const [what, damage, message] of damages) {
+        const bucket = freshBucket();
+        const file = await stored(bucket, randomBytes(60 * SMALL_CHUNK_SIZE));
+        await damage(bucket, file._id);
+        await assert.rejects(
+          downloadToFile(bucket, file, join(dir, `damaged-${what}`)),
+          (error: unknown) => error instanceof MongoGridFSChunkError && message.test(error.message),
+          what,
+        );
+        if (what === 'missing') {
+          // Chunk 5 is in the first reply: the cursor was still open and is closed.
+          await waitFor(
+            () => killed.some((e) => e.command.killCursors === `${bucket.bucketName}.chunks`),
+            { what: 'killCursors on the chunks collection' },
+          );
+        }
+      }
+    } finally {
+      client.off('commandStarted', onCommand);
+    }
+  });
+
+  it('stops with the reason when its signal aborts', async () => {
+    const bucket = freshBucket();
+    const file = await stored(bucket, randomBytes(10 * SMALL_CHUNK_SIZE));
+    const reason = new Error('job deleted');
+    await assert.rejects(
+      downloadToFile(bucket, file, join(dir, 'aborted'), { signal: AbortSignal.abort(reason) }),
+      (error) => error === reason,
+    );
   });
 });
 

@@ -1,6 +1,8 @@
 export { testServers, testLogLevel } from './env.ts';
 export { createTestDatabase, type TestDatabase } from './mysql.ts';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+export { Mailbox, type MailboxEmail } from './mailbox.ts';
+export { serviceNodeOptions } from './node-options.ts';
 export { waitFor } from './wait.ts';
 export {
   generateMedia,

@@ -105,8 +105,9 @@ export class Inspector {
     this.channel = channel;
   }
 
-  static async open(): Promise<Inspector> {
-    const model = await amqplib.connect(testServers.amqpUrl);
+  /** On the default vhost, or on the one of `amqpUrl` (a TestVhost's). */
+  static async open(amqpUrl: string = testServers.amqpUrl): Promise<Inspector> {
+    const model = await amqplib.connect(amqpUrl);
     return new Inspector(model, await model.createChannel());
   }
 

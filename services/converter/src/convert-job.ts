@@ -1,6 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { HandlerAbortedError, type MessageContext, type MessageHandler } from '@mp3converter/amqp';
 import {
   CONVERSION_FAILED_QUEUE,
@@ -10,7 +9,13 @@ import {
   type VideoMessage,
 } from '@mp3converter/contracts';
 import { PermanentError, TransientError, isAppError, isRetryable } from '@mp3converter/errors';
-import { deleteFile, findFile, uploadFromStream, type FileBucket } from '@mp3converter/gridfs';
+import {
+  deleteFile,
+  downloadToFile,
+  findFile,
+  uploadFromStream,
+  type FileBucket,
+} from '@mp3converter/gridfs';
 import {
   mp3FileName,
   type ConversionClaim,
@@ -249,6 +254,7 @@ async function convert(
     const input = join(dir, 'input');
     const output = join(dir, 'output.mp3');
     await fetchVideo(deps.videos, job, input, signal);
+    const fetchMs = performance.now() - started;
     const progress = progressWriter(deps.jobs, job._id, claim.mp3Fid, () => {
       gone.abort(new JobGoneError());
     });
@@ -307,6 +313,7 @@ async function convert(
         mp3Fid: stored.id.toHexString(),
         size: stored.length,
         durationSeconds: result.outputDurationSeconds,
+        fetchMs: Math.round(fetchMs),
         ffmpegMs: Math.round(result.elapsedMs),
         totalMs: Math.round(totalSeconds * 1000),
       },
@@ -337,7 +344,7 @@ async function fetchVideo(
   }
   if (file.length === 0) throw new PermanentError('EMPTY_FILE', 'the file is empty');
   try {
-    await pipeline(videos.openDownloadStream(job.video.fid), createWriteStream(path), { signal });
+    await downloadToFile(videos, file, path, { signal });
   } catch (error) {
     throw mongoError(error);
   }

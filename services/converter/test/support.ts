@@ -21,7 +21,13 @@ import {
   type JobStatus,
 } from '@mp3converter/jobs';
 import { createLogger } from '@mp3converter/logging';
-import { createTestVhost, testServers, waitFor, type TestVhost } from '@mp3converter/testkit';
+import {
+  createTestVhost,
+  serviceNodeOptions,
+  testServers,
+  waitFor,
+  type TestVhost,
+} from '@mp3converter/testkit';
 import amqplib from 'amqplib';
 import { MongoClient } from 'mongodb';
 import { loadConverterConfig } from '../src/config.ts';
@@ -132,7 +138,11 @@ export class ConverterTestSystem {
   /** A converter process; resolves once it consumes `video`. */
   async spawnConverter(overrides: Record<string, string> = {}): Promise<ConverterProcess> {
     const child = spawn(process.execPath, [MAIN], {
-      env: { PATH: process.env.PATH, ...this.env(overrides) },
+      env: {
+        PATH: process.env.PATH,
+        NODE_OPTIONS: serviceNodeOptions('converter'),
+        ...this.env(overrides),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const logs: Record<string, unknown>[] = [];

@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { GridFSBucket, type GridFSFile } from 'mongodb';
-import { testServers } from '@mp3converter/testkit';
+import { serviceNodeOptions, testServers } from '@mp3converter/testkit';
 import { LINK_SECRET, bearer, signUp, startTestSystem, type TestSystem } from './support.ts';
 
 const MiB = 1024 * 1024;
@@ -23,13 +23,11 @@ const PIECE_BYTES = 256 * 1024;
  * both by far. Idle, the gateway takes about 125 MiB (Node with type stripping and the
  * service's modules); while bytes stream through, the short-lived buffers (socket reads, the
  * MongoDB driver's two copies of every chunk) add garbage not yet collected, whatever the
- * file's size. A 2 MiB young generation (GATEWAY_NODE_OPTIONS) keeps that to about 40 MiB
+ * file's size. A 2 MiB young generation (the gateway's NODE_OPTIONS in scripts/lib/services.sh) keeps that to about 40 MiB
  * (peak about 160 MiB) where V8's default 16 MiB lets it reach 80 MiB (peak about 215 MiB).
  */
 const RSS_LIMIT_BYTES = 200 * MiB;
 const RSS_GROWTH_LIMIT_BYTES = 96 * MiB;
-/** How scripts/lib/services.sh and the Kubernetes manifest start the gateway. */
-const GATEWAY_NODE_OPTIONS = '--max-semi-space-size=2';
 const RSS_SAMPLE_MS = 100;
 const BOUNDARY = '----mp3converter-memory-test-boundary';
 
@@ -57,7 +55,7 @@ function spawnGateway(): Gateway {
     // The vhost straight, not through the test system's proxy: nothing here cuts the broker.
     AMQP_URL: system.vhost.amqpUrl,
     DOWNLOAD_LINK_SECRET: LINK_SECRET,
-    NODE_OPTIONS: GATEWAY_NODE_OPTIONS,
+    NODE_OPTIONS: serviceNodeOptions('gateway'),
   };
   if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
   const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
