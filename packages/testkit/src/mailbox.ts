@@ -47,9 +47,12 @@ export class Mailbox {
   /** Deletes every email to `address`. */
   async deleteTo(address: string): Promise<void> {
     for (const email of await this.emailsTo(address)) {
-      const response = await fetch(new URL(`/api/email/${encodeURIComponent(email.id)}`, this.url), {
-        method: 'DELETE',
-      });
+      const response = await fetch(
+        new URL(`/api/email/${encodeURIComponent(email.id)}`, this.url),
+        {
+          method: 'DELETE',
+        },
+      );
       if (!response.ok && response.status !== 404) {
         throw new Error(`DELETE /api/email/${email.id}: HTTP ${response.status}`);
       }
