@@ -58,6 +58,7 @@ start_service() {
   (cd "$ROOT/services/$name" && launch "svc-$name" "$STATE_DIR/log/$name.log" \
     env NODE_ENV=development LOG_LEVEL="${LOG_LEVEL:-info}" PORT="$port" \
     AUTH_URL="http://127.0.0.1:$(service_port auth)" NODE_OPTIONS="$(service_node_options "$name")" \
+    PUBLIC_BASE_URL="http://127.0.0.1:$(service_port gateway)" \
     node src/main.ts)
 }
 

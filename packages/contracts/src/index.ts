@@ -15,6 +15,9 @@ export const MP3_QUEUE = 'mp3';
 /** The converter's failure events: a job that could not be converted, for the user's email. */
 export const CONVERSION_FAILED_QUEUE = 'conversion-failed';
 
+/** Emails: an SMTP server away for up to about 40 minutes delays them but loses none. */
+const EMAIL_RETRY_DELAYS_MS = [5_000, 30_000, 120_000, 600_000, 1_800_000] as const;
+
 /**
  * The work queues with their retry delays (a `QueueTopology` of @mp3converter/amqp): the
  * one place they are named. Every service passes these same objects to `connectAmqp` and
@@ -22,8 +25,8 @@ export const CONVERSION_FAILED_QUEUE = 'conversion-failed';
  */
 export const QUEUE_TOPOLOGY = {
   video: { queue: VIDEO_QUEUE, retryDelaysMs: [5_000, 30_000, 120_000] },
-  mp3: { queue: MP3_QUEUE, retryDelaysMs: [5_000, 30_000, 120_000] },
-  conversionFailed: { queue: CONVERSION_FAILED_QUEUE, retryDelaysMs: [5_000, 30_000, 120_000] },
+  mp3: { queue: MP3_QUEUE, retryDelaysMs: EMAIL_RETRY_DELAYS_MS },
+  conversionFailed: { queue: CONVERSION_FAILED_QUEUE, retryDelaysMs: EMAIL_RETRY_DELAYS_MS },
 } as const;
 
 export const SCHEMA_VERSION = 1;

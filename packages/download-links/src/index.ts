@@ -11,6 +11,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  */
 
 export const DOWNLOAD_PATH = '/download';
+/**
+ * The secret the gateway and the notification service fall back to with NODE_ENV=development
+ * (`./scripts/up`), so that links made by one work in the other. Never in a deployment.
+ */
+export const DEVELOPMENT_DOWNLOAD_LINK_SECRET = 'development-only-download-link-secret-0123456789';
 const PURPOSE = 'mp3converter download v1';
 /** An HMAC-SHA256 in base64url without padding is always 43 characters. */
 const SIGNATURE = /^[A-Za-z0-9_-]{43}$/;
@@ -49,7 +54,8 @@ export function signDownload(
 }
 
 /**
- * The link as a URL: absolute when `baseUrl` is given (`http://mp3converter.com`, for emails),
+ * The link as a URL: absolute when `baseUrl` is given (`http://mp3converter.com`, or with a
+ * path prefix: `https://example.com/mp3`, for emails),
  * else the path and query alone (for the web page and the job view).
  */
 export function downloadUrl(link: SignedDownload, baseUrl?: string): string {
@@ -59,7 +65,10 @@ export function downloadUrl(link: SignedDownload, baseUrl?: string): string {
     sig: link.sig,
   });
   const path = `${DOWNLOAD_PATH}?${query.toString()}`;
-  return baseUrl === undefined ? path : new URL(path, baseUrl).toString();
+  if (baseUrl === undefined) return path;
+  // Relative to the base as a directory, so that a path prefix (`https://host/mp3`) is kept.
+  const directory = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  return new URL(path.slice(1), directory).toString();
 }
 
 /**

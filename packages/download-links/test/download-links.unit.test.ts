@@ -30,6 +30,13 @@ describe('signed download links', () => {
       downloadUrl(link, 'http://mp3converter.com'),
       `http://mp3converter.com/download?fid=${FID}&expires=${link.expires}&sig=${link.sig}`,
     );
+    // Behind a path prefix, with or without a trailing slash, the prefix is kept.
+    for (const base of ['https://example.com/mp3', 'https://example.com/mp3/']) {
+      assert.equal(
+        downloadUrl(link, base),
+        `https://example.com/mp3/download?fid=${FID}&expires=${link.expires}&sig=${link.sig}`,
+      );
+    }
   });
 
   it('rejects a link whose fid, expiry or signature was changed', () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LOCAL_SERVERS, env, loadConfig } from '@mp3converter/config';
+import { DEVELOPMENT_DOWNLOAD_LINK_SECRET } from '@mp3converter/download-links';
 
 const GiB = 1024 * 1024 * 1024;
 const schema = z
@@ -69,7 +70,7 @@ const developmentDefaults = {
   HOST: '127.0.0.1',
   AUTH_URL: 'http://127.0.0.1:5000',
   ...LOCAL_SERVERS,
-  DOWNLOAD_LINK_SECRET: 'development-only-download-link-secret-0123456789',
+  DOWNLOAD_LINK_SECRET: DEVELOPMENT_DOWNLOAD_LINK_SECRET,
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
