@@ -3,6 +3,11 @@ import { LOCAL_SERVERS, env, loadConfig } from '@mp3converter/config';
 import { DEVELOPMENT_DOWNLOAD_LINK_SECRET } from '@mp3converter/download-links';
 
 const SMTP_TLS_MODES = ['starttls', 'implicit', 'none'] as const;
+const DEFAULT_SMTP_PORTS: Record<(typeof SMTP_TLS_MODES)[number], number> = {
+  starttls: 587,
+  implicit: 465,
+  none: 25,
+};
 
 const schema = z
   .object({
@@ -23,8 +28,8 @@ const schema = z
      */
     MAX_ATTEMPTS: env.positiveInt(6),
     SMTP_HOST: z.string().min(1),
-    /** 587 for STARTTLS (Gmail, most providers), 465 for implicit TLS, 25 or 1025 unencrypted. */
-    SMTP_PORT: env.port(587),
+    /** Default 587 with STARTTLS (Gmail, most providers), 465 with implicit TLS, else 25. */
+    SMTP_PORT: z.coerce.number().int().min(1).max(65_535).optional(),
     /**
      * `starttls`: plain connection upgraded with STARTTLS, which is required; `implicit`: TLS
      * from the first byte (port 465); `none`: no TLS at all, for a development mailbox only.
@@ -55,6 +60,10 @@ const schema = z
     message: 'SMTP_USER and SMTP_PASSWORD go together: set both or neither',
     path: ['SMTP_PASSWORD'],
   })
+  .refine((c) => c.SMTP_TLS !== 'none' || c.SMTP_USER === undefined, {
+    message: 'SMTP_TLS=none would send the SMTP password unencrypted: use starttls or implicit',
+    path: ['SMTP_TLS'],
+  })
   .transform((c) => ({
     logLevel: c.LOG_LEVEL,
     http: { host: c.HOST, port: c.PORT },
@@ -62,7 +71,7 @@ const schema = z
     amqp: { url: c.AMQP_URL, concurrency: c.CONCURRENCY, maxAttempts: c.MAX_ATTEMPTS },
     smtp: {
       host: c.SMTP_HOST,
-      port: c.SMTP_PORT,
+      port: c.SMTP_PORT ?? DEFAULT_SMTP_PORTS[c.SMTP_TLS],
       tls: c.SMTP_TLS,
       auth:
         c.SMTP_USER === undefined || c.SMTP_PASSWORD === undefined

@@ -30,8 +30,11 @@ export interface DeliveryDocument {
 }
 
 export type Begin =
-  /** Send it: nobody has, or an earlier attempt died or failed midway (`attempts` > 1). */
-  | { action: 'send'; attempts: number }
+  /**
+   * Send it: nobody has, or an earlier attempt died or failed midway (`attempts` > 1). The
+   * lease is this attempt's until `leaseUntil`; `attempts` identifies it in finish and release.
+   */
+  | { action: 'send'; attempts: number; leaseUntil: Date }
   /** Already sent or refused for good: nothing to do. */
   | { action: 'skip'; delivery: DeliveryDocument }
   /** Another attempt holds the lease (a duplicate message on another replica): try later. */
@@ -50,7 +53,7 @@ export class DeliveryStore {
   readonly collection: Collection<DeliveryDocument>;
   readonly #leaseMs: number;
 
-  /** `leaseMs`: longer than one SMTP send can take, timeouts included. */
+  /** `leaseMs`: longer than an attempt may run (its handler's time limit aborts the send). */
   constructor(db: Db, leaseMs: number) {
     this.collection = db.collection<DeliveryDocument>(DELIVERIES_COLLECTION);
     this.#leaseMs = leaseMs;
@@ -79,7 +82,7 @@ export class DeliveryStore {
           updatedAt: now,
         }),
       );
-      return { action: 'send', attempts: 1 };
+      return { action: 'send', attempts: 1, leaseUntil };
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
     }
@@ -91,34 +94,45 @@ export class DeliveryStore {
         { returnDocument: 'after' },
       ),
     );
-    if (taken !== null) return { action: 'send', attempts: taken.attempts };
+    if (taken !== null) return { action: 'send', attempts: taken.attempts, leaseUntil };
     const existing = await this.#run(() => this.collection.findOne({ _id }));
     if (existing === null) return this.begin(delivery, now); // removed in between: start over
     if (existing.state === 'sending') return { action: 'wait', until: existing.leaseUntil };
     return { action: 'skip', delivery: existing };
   }
 
-  /** Records the outcome of the attempt that holds the lease. */
+  /**
+   * Records the outcome of attempt `attempts`. Resolves false when that attempt no longer
+   * holds the lease (it ran out and another attempt took it over): nothing is written then.
+   */
   async finish(
     jobId: string,
     kind: EmailKind,
+    attempts: number,
     state: Exclude<DeliveryState, 'sending'>,
+    response: string,
+    now: Date = new Date(),
+  ): Promise<boolean> {
+    const { matchedCount } = await this.#run(() =>
+      this.collection.updateOne(
+        { _id: deliveryId(jobId, kind), state: 'sending', attempts },
+        { $set: { state, response, finishedAt: now, updatedAt: now } },
+      ),
+    );
+    return matchedCount === 1;
+  }
+
+  /** Gives attempt `attempts`'s lease back after it failed, so the retry need not wait for it. */
+  async release(
+    jobId: string,
+    kind: EmailKind,
+    attempts: number,
     response: string,
     now: Date = new Date(),
   ): Promise<void> {
     await this.#run(() =>
       this.collection.updateOne(
-        { _id: deliveryId(jobId, kind) },
-        { $set: { state, response, finishedAt: now, updatedAt: now } },
-      ),
-    );
-  }
-
-  /** Gives the lease back after a failed attempt, so that the retry need not wait for it. */
-  async release(jobId: string, kind: EmailKind, response: string, now = new Date()): Promise<void> {
-    await this.#run(() =>
-      this.collection.updateOne(
-        { _id: deliveryId(jobId, kind), state: 'sending' },
+        { _id: deliveryId(jobId, kind), state: 'sending', attempts },
         { $set: { leaseUntil: now, response, updatedAt: now } },
       ),
     );

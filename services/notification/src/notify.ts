@@ -1,7 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MessageContext, MessageHandler } from '@mp3converter/amqp';
 import type { ConversionFailedMessage, Mp3Message } from '@mp3converter/contracts';
 import { downloadUrl, signDownload } from '@mp3converter/download-links';
-import { TransientError } from '@mp3converter/errors';
+import { DependencyUnavailableError, TransientError } from '@mp3converter/errors';
 import type { JobDocument, JobStore } from '@mp3converter/jobs';
 import type { Logger } from '@mp3converter/logging';
 import type { DeliveryStore, EmailKind } from './deliveries.ts';
@@ -72,6 +73,10 @@ export function conversionFailedHandler(deps: NotifyDeps): MessageHandler<Conver
     );
 }
 
+/** How long to wait at most between tries to record a sent email, and what to leave of the lease. */
+const RECORD_RETRY_MAX_MS = 5_000;
+const RECORD_MARGIN_MS = 5_000;
+
 const EXPECTED_STATUS: Record<EmailKind, JobDocument['status']> = {
   done: 'done',
   failed: 'failed',
@@ -127,13 +132,18 @@ async function notify(
   const started = performance.now();
   let response: string;
   try {
-    response = await deps.mailer.send({ to: job.ownerEmail, messageId, ...email });
+    response = await deps.mailer.send({
+      to: job.ownerEmail,
+      messageId,
+      ...email,
+      signal: context.signal,
+    });
     deps.metrics.sent((performance.now() - started) / 1000, true);
   } catch (error) {
     deps.metrics.sent((performance.now() - started) / 1000, false);
     const reason = error instanceof Error ? error.message : String(error);
     if (error instanceof EmailRejectedError) {
-      await deps.deliveries.finish(jobId, kind, 'rejected', reason);
+      await deps.deliveries.finish(jobId, kind, lease.attempts, 'rejected', reason);
       deps.metrics.outcome(kind, 'rejected');
       log.warn(
         { err: error, to: job.ownerEmail },
@@ -142,12 +152,39 @@ async function notify(
       return;
     }
     deps.metrics.outcome(kind, 'retried');
-    await deps.deliveries.release(jobId, kind, reason).catch((releaseError: unknown) => {
-      log.warn({ err: releaseError }, 'could not give the lease back; the retry waits for it');
-    });
+    await deps.deliveries
+      .release(jobId, kind, lease.attempts, reason)
+      .catch((releaseError: unknown) => {
+        log.warn({ err: releaseError }, 'could not give the lease back; the retry waits for it');
+      });
     throw error;
   }
-  await deps.deliveries.finish(jobId, kind, 'sent', response);
+  // Sent: from here on a retry would send it again, so a MongoDB outage is waited out here,
+  // as long as the lease lasts, rather than thrown into a retry.
+  const recorded = await untilRecorded(
+    () => deps.deliveries.finish(jobId, kind, lease.attempts, 'sent', response),
+    lease.leaseUntil,
+    log,
+  );
+  if (!recorded) log.warn({ messageId }, 'email sent, but its lease had run out meanwhile');
   deps.metrics.outcome(kind, 'sent');
-  log.info({ to: job.ownerEmail, messageId }, 'email sent');
+  log.info({ messageId }, 'email sent');
+}
+
+/** Runs `record` until it succeeds, waiting out MongoDB outages until shortly before `until`. */
+async function untilRecorded(
+  record: () => Promise<boolean>,
+  until: Date,
+  log: Logger,
+): Promise<boolean> {
+  for (let delayMs = 250; ; delayMs = Math.min(2 * delayMs, RECORD_RETRY_MAX_MS)) {
+    try {
+      return await record();
+    } catch (error) {
+      if (!(error instanceof DependencyUnavailableError)) throw error;
+      if (Date.now() + delayMs > until.getTime() - RECORD_MARGIN_MS) throw error;
+      log.warn({ err: error }, 'email sent, but not recorded yet: MongoDB is unavailable');
+      await sleep(delayMs);
+    }
+  }
 }

@@ -1,5 +1,11 @@
 import { hostname } from 'node:os';
-import { connectAmqp, type AmqpConnection, type Consumer } from '@mp3converter/amqp';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  connectAmqp,
+  type AmqpConnection,
+  type Consumer,
+  type MessageHandler,
+} from '@mp3converter/amqp';
 import {
   QUEUE_TOPOLOGY,
   conversionFailedMessageSchema,
@@ -29,6 +35,13 @@ export interface Notifier {
 const STOP_MARGIN_MS = 10_000;
 /** Handler time limit: an email takes seconds; three SMTP timeouts and MongoDB's are the most. */
 const HANDLER_MARGIN_MS = 60_000;
+/**
+ * The lease on an email outlasts its handler by this much: past the handler's limit its send
+ * is aborted, so when another attempt takes the lease over no send of it is still running.
+ */
+const LEASE_MARGIN_MS = 60_000;
+/** After the grace period, how long handlers stopped midway get to abort their sends. */
+const ABORT_CLEANUP_MS = 5_000;
 
 export function shutdownBudgetMs(config: NotificationConfig): number {
   return config.shutdownGraceMs + STOP_MARGIN_MS;
@@ -42,11 +55,26 @@ export function shutdownBudgetMs(config: NotificationConfig): number {
 export async function startNotifier(config: NotificationConfig, log: Logger): Promise<Notifier> {
   const metrics = new NotificationMetrics();
   const stopping = new AbortController();
+  // Each of the two queues has CONCURRENCY handlers: a connection for every one of them.
   const mailer = createMailer(
     config.smtp,
     { address: config.mail.fromAddress, name: config.mail.fromName },
-    config.amqp.concurrency,
+    2 * config.amqp.concurrency,
   );
+  const running = new Set<Promise<void>>();
+  /** Runs `handler`, keeping track of it until it ends, so that stop() can wait for it. */
+  const tracked =
+    <T>(handler: MessageHandler<T>): MessageHandler<T> =>
+    (message, context) => {
+      const handled = Promise.resolve(handler(message, context));
+      const settled = handled.then(
+        () => undefined,
+        () => undefined,
+      );
+      running.add(settled);
+      void settled.then(() => running.delete(settled));
+      return handled;
+    };
   const handlerTimeoutMs = 3 * config.smtp.timeoutMs + HANDLER_MARGIN_MS;
   let mongo: MongoConnection | undefined;
   let amqp: AmqpConnection | undefined;
@@ -83,7 +111,7 @@ export async function startNotifier(config: NotificationConfig, log: Logger): Pr
     );
     if (mongo === undefined) return;
     const db = mongo.db(config.mongo.jobsDatabase);
-    const deliveries = new DeliveryStore(db, handlerTimeoutMs);
+    const deliveries = new DeliveryStore(db, handlerTimeoutMs + LEASE_MARGIN_MS);
     await retryUntilAvailable({ signal, log, dependency: 'mongodb' }, () =>
       deliveries.ensureIndexes(),
     );
@@ -112,12 +140,18 @@ export async function startNotifier(config: NotificationConfig, log: Logger): Pr
       stopTimeoutMs: config.shutdownGraceMs,
     };
     for (const consume of [
-      () => connection.consume(QUEUE_TOPOLOGY.mp3, mp3MessageSchema, mp3Handler(deps), options),
+      () =>
+        connection.consume(
+          QUEUE_TOPOLOGY.mp3,
+          mp3MessageSchema,
+          tracked(mp3Handler(deps)),
+          options,
+        ),
       () =>
         connection.consume(
           QUEUE_TOPOLOGY.conversionFailed,
           conversionFailedMessageSchema,
-          conversionFailedHandler(deps),
+          tracked(conversionFailedHandler(deps)),
           options,
         ),
     ]) {
@@ -139,6 +173,11 @@ export async function startNotifier(config: NotificationConfig, log: Logger): Pr
       for (const [n, result] of results.entries()) {
         log.info({ queue: consumers[n]?.queue, ...result }, 'consumer stopped');
       }
+      // Handlers given up on were aborted: their sends stop; they still record what they did.
+      await Promise.race([
+        Promise.all(running),
+        sleep(ABORT_CLEANUP_MS, undefined, { ref: false }),
+      ]);
       mailer.close();
       await Promise.allSettled([amqp?.close(), mongo?.close()]);
       await probes.close();

@@ -32,6 +32,14 @@ describe('notification config', () => {
     assert.equal(config.mail.fromAddress, 'no-reply@mp3converter.com');
   });
 
+  it('picks the port for the TLS mode unless SMTP_PORT says otherwise', () => {
+    assert.equal(loadNotificationConfig({ ...deployed, SMTP_TLS: 'implicit' }).smtp.port, 465);
+    assert.equal(
+      loadNotificationConfig({ ...deployed, SMTP_TLS: 'implicit', SMTP_PORT: '2465' }).smtp.port,
+      2465,
+    );
+  });
+
   it('runs against the development mailbox with NODE_ENV=development alone', () => {
     const config = loadNotificationConfig({ NODE_ENV: 'development' });
     assert.equal(config.smtp.host, '127.0.0.1');
@@ -43,6 +51,10 @@ describe('notification config', () => {
   it('refuses a user without a password, an unknown TLS mode, and a missing secret', () => {
     assert.throws(() => loadNotificationConfig(without('SMTP_PASSWORD')), ConfigError);
     assert.throws(() => loadNotificationConfig({ ...deployed, SMTP_TLS: 'ssl' }), ConfigError);
+    assert.throws(
+      () => loadNotificationConfig({ ...deployed, SMTP_TLS: 'none' }),
+      /SMTP_TLS=none would send the SMTP password unencrypted/,
+    );
     assert.throws(
       () => loadNotificationConfig(without('DOWNLOAD_LINK_SECRET')),
       /DOWNLOAD_LINK_SECRET/,

@@ -13,20 +13,21 @@ import { NotificationTestSystem } from './support.ts';
  * development mailbox accepts everyone): 550 for a mailbox that does not exist, 451 for
  * "try again later".
  */
-const answers = new Map<string, number[]>();
+const answers = new Map<string, string[]>();
 const accepted: string[] = [];
 const server = new SMTPServer({
   authOptional: true,
   disabledCommands: ['STARTTLS'],
   logger: false,
   onRcptTo(address, _session, callback) {
-    const code = answers.get(address.address)?.shift();
-    if (code === undefined) {
+    // "550 no such mailbox": the reply code, then the text (with its enhanced status if any).
+    const answer = answers.get(address.address)?.shift();
+    if (answer === undefined) {
       callback();
       return;
     }
-    const error = Object.assign(new Error(code >= 500 ? 'no such mailbox' : 'try later'), {
-      responseCode: code,
+    const error = Object.assign(new Error(answer.slice(4)), {
+      responseCode: Number(answer.slice(0, 3)),
     });
     callback(error);
   },
@@ -59,7 +60,7 @@ after(async () => {
 describe('SMTP replies', () => {
   it('does not retry an email whose recipient the server refuses for good (550)', async () => {
     const job = await system.createJob('done');
-    answers.set(job.ownerEmail, [550]);
+    answers.set(job.ownerEmail, ['550 no such mailbox']);
     await system.publishDone(job);
     const delivery = await waitFor(async () => {
       const found = await system.delivery(job._id, 'done');
@@ -75,21 +76,26 @@ describe('SMTP replies', () => {
     assert.equal(await system.inspector.count(deadQueueName(MP3_QUEUE)), 0);
   });
 
-  it('retries an email the server defers (451), and sends it on the next attempt', async () => {
-    const job = await system.createJob('done');
-    answers.set(job.ownerEmail, [451]);
-    await system.publishDone(job);
-    const delivery = await waitFor(
-      async () => {
-        const found = await system.delivery(job._id, 'done');
-        return found?.state === 'sent' ? found : undefined;
-      },
-      { timeoutMs: 20_000, what: 'the deferred email sent' },
-    );
-    assert.equal(delivery.attempts, 2);
-    assert.deepEqual(
-      accepted.filter((address) => address === job.ownerEmail),
-      [job.ownerEmail],
-    );
+  it('retries an email the server defers (451) or refuses for a reason of ours (550 5.7.1), and sends it on the next attempt', async () => {
+    await Promise.all(['451 try again later', '550 5.7.1 relaying denied'].map(deferredThenSent));
   });
 });
+
+/** A job whose owner's address gets `answer` once: its email must go on the next attempt. */
+async function deferredThenSent(answer: string): Promise<void> {
+  const job = await system.createJob('done');
+  answers.set(job.ownerEmail, [answer]);
+  await system.publishDone(job);
+  const delivery = await waitFor(
+    async () => {
+      const found = await system.delivery(job._id, 'done');
+      return found?.state === 'sent' ? found : undefined;
+    },
+    { timeoutMs: 20_000, what: `the email deferred by "${answer}" sent` },
+  );
+  assert.equal(delivery.attempts, 2);
+  assert.deepEqual(
+    accepted.filter((address) => address === job.ownerEmail),
+    [job.ownerEmail],
+  );
+}
