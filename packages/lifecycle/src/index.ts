@@ -24,3 +24,4 @@ export {
 } from './http-server.ts';
 export { retryUntilAvailable, type RetryUntilAvailableOptions } from './retry.ts';
 export { startPeriodic, type PeriodicTask } from './periodic.ts';
+export { InFlight } from './in-flight.ts';

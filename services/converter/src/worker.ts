@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   connectAmqp,
   type AmqpConnection,
@@ -11,6 +10,7 @@ import { DependencyUnavailableError } from '@mp3converter/errors';
 import { openBucket, sweepOrphanChunks } from '@mp3converter/gridfs';
 import { JobStore, ensureJobFileIndex } from '@mp3converter/jobs';
 import {
+  InFlight,
   retryUntilAvailable,
   startPeriodic,
   startProbeServer,
@@ -62,7 +62,7 @@ export async function startConverter(
   let amqp: AmqpConnection | undefined;
   let consumer: Consumer | undefined;
   let maintenance: PeriodicTask | undefined;
-  const running = new Set<Promise<void>>();
+  const running = new InFlight();
 
   const probes = await startProbeServer({
     host: config.http.host,
@@ -130,16 +130,8 @@ export async function startConverter(
     });
     // The consumer stops waiting for a handler once it gives its message back; stop() still
     // waits for the handler to kill its ffmpeg and remove its files.
-    const handler: MessageHandler<VideoMessage> = (message, context) => {
-      const handled = Promise.resolve(convert(message, context));
-      const settled = handled.then(
-        () => undefined,
-        () => undefined,
-      );
-      running.add(settled);
-      void settled.then(() => running.delete(settled));
-      return handled;
-    };
+    const handler: MessageHandler<VideoMessage> = (message, context) =>
+      running.run(() => convert(message, context));
     const abandonedBefore = (): Date =>
       new Date(Date.now() - config.amqp.handlerTimeoutMs - ORPHAN_MARGIN_MS);
     const sweep = async (): Promise<void> => {
@@ -167,10 +159,7 @@ export async function startConverter(
       stopping.abort();
       const result = await consumer?.cancel({ timeoutMs: config.shutdownGraceMs });
       if (result !== undefined) log.info(result, 'consumer stopped');
-      await Promise.race([
-        Promise.all(running),
-        sleep(ABORT_CLEANUP_MS, undefined, { ref: false }),
-      ]);
+      await running.settled(ABORT_CLEANUP_MS);
       await maintenance?.stop();
       await Promise.allSettled([amqp?.close(), mongo?.close()]);
       await workspace.close();

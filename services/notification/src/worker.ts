@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   connectAmqp,
   type AmqpConnection,
@@ -13,7 +12,7 @@ import {
 } from '@mp3converter/contracts';
 import { DependencyUnavailableError } from '@mp3converter/errors';
 import { JobStore } from '@mp3converter/jobs';
-import { retryUntilAvailable, startProbeServer } from '@mp3converter/lifecycle';
+import { InFlight, retryUntilAvailable, startProbeServer } from '@mp3converter/lifecycle';
 import type { Logger } from '@mp3converter/logging';
 import { connectMongo, type MongoConnection } from '@mp3converter/mongo';
 import type { NotificationConfig } from './config.ts';
@@ -61,20 +60,11 @@ export async function startNotifier(config: NotificationConfig, log: Logger): Pr
     { address: config.mail.fromAddress, name: config.mail.fromName },
     2 * config.amqp.concurrency,
   );
-  const running = new Set<Promise<void>>();
-  /** Runs `handler`, keeping track of it until it ends, so that stop() can wait for it. */
+  const running = new InFlight();
   const tracked =
     <T>(handler: MessageHandler<T>): MessageHandler<T> =>
-    (message, context) => {
-      const handled = Promise.resolve(handler(message, context));
-      const settled = handled.then(
-        () => undefined,
-        () => undefined,
-      );
-      running.add(settled);
-      void settled.then(() => running.delete(settled));
-      return handled;
-    };
+    (message, context) =>
+      running.run(() => handler(message, context));
   const handlerTimeoutMs = 3 * config.smtp.timeoutMs + HANDLER_MARGIN_MS;
   let mongo: MongoConnection | undefined;
   let amqp: AmqpConnection | undefined;
@@ -174,10 +164,7 @@ export async function startNotifier(config: NotificationConfig, log: Logger): Pr
         log.info({ queue: consumers[n]?.queue, ...result }, 'consumer stopped');
       }
       // Handlers given up on were aborted: their sends stop; they still record what they did.
-      await Promise.race([
-        Promise.all(running),
-        sleep(ABORT_CLEANUP_MS, undefined, { ref: false }),
-      ]);
+      await running.settled(ABORT_CLEANUP_MS);
       mailer.close();
       await Promise.allSettled([amqp?.close(), mongo?.close()]);
       await probes.close();
