@@ -21,7 +21,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/test/**/*.ts', 'packages/testkit/**/*.ts'],
+    files: ['**/test/**/*.ts', 'tests/**/*.ts', 'packages/testkit/**/*.ts'],
     rules: {
       // node:test's describe/it return promises that the runner awaits itself.
       '@typescript-eslint/no-floating-promises': [

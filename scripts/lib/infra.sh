@@ -9,19 +9,23 @@
 # that a caller's EXIT trap stops it even if it then fails to become ready.
 # shellcheck shell=bash
 
-RABBITMQ_PORT=5672
-RABBITMQ_MANAGEMENT_PORT=15672
-MARIADB_PORT=3306
-MONGO_PORT=27017
-SMTP_PORT=1025
-MAILBOX_PORT=1080
+# The ports can be moved (MP3_*_PORT) to run a second, private set of servers
+# next to these, as the end-to-end tests do through scripts/lib/server.sh.
+RABBITMQ_PORT=${MP3_RABBITMQ_PORT:-5672}
+RABBITMQ_MANAGEMENT_PORT=${MP3_RABBITMQ_MANAGEMENT_PORT:-15672}
+# Erlang distribution (rabbitmqctl talks to the node through it); RabbitMQ's default is the AMQP port + 20000.
+RABBITMQ_DIST_PORT=${MP3_RABBITMQ_DIST_PORT:-25672}
+MARIADB_PORT=${MP3_MARIADB_PORT:-3306}
+MONGO_PORT=${MP3_MONGO_PORT:-27017}
+SMTP_PORT=${MP3_SMTP_PORT:-1025}
+MAILBOX_PORT=${MP3_MAILBOX_PORT:-1080}
 
 # Development credentials for the local servers (loopback only, never used in Kubernetes).
 DEV_MYSQL_USER=mp3converter
 DEV_MYSQL_PASSWORD=mp3converter-dev
 
 RABBITMQ_HOME="$STATE_DIR/rabbitmq"
-RABBITMQ_NODE="mp3converter@localhost"
+RABBITMQ_NODE="${MP3_RABBITMQ_NODE:-mp3converter@localhost}"
 MARIADB_DATA="$STATE_DIR/mariadb"
 MARIADB_SOCKET="$STATE_DIR/run/mariadb.sock"
 
@@ -102,6 +106,7 @@ CONF
     HOME="$RABBITMQ_HOME" \
     ERL_EPMD_ADDRESS=127.0.0.1 \
     RABBITMQ_NODENAME="$RABBITMQ_NODE" \
+    RABBITMQ_DIST_PORT="$RABBITMQ_DIST_PORT" \
     RABBITMQ_CONFIG_FILE="$RABBITMQ_HOME/rabbitmq.conf" \
     RABBITMQ_ENABLED_PLUGINS_FILE="$RABBITMQ_HOME/enabled_plugins" \
     RABBITMQ_MNESIA_BASE="$RABBITMQ_HOME/mnesia" \

@@ -1,9 +1,10 @@
 export { testServers, testLogLevel } from './env.ts';
 export { createTestDatabase, type TestDatabase } from './mysql.ts';
-export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+export { startTcpProxy, type TcpProxy, type TcpProxyOptions } from './tcp-proxy.ts';
 export { Mailbox, type MailboxEmail } from './mailbox.ts';
 export { serviceNodeOptions } from './node-options.ts';
 export { waitFor } from './wait.ts';
+export { spawnService, type ServiceProcess, type LogLine } from './service-process.ts';
 export {
   generateMedia,
   probeMedia,

@@ -18,10 +18,20 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
+export interface TcpProxyOptions {
+  /**
+   * Sees every chunk before it is forwarded (or held by a stall), with its direction: a test
+   * can act at an exact point of a conversation, say stall another proxy as the end of an
+   * email's DATA goes to the SMTP server, before the server can answer it.
+   */
+  onData?: (chunk: Buffer, from: 'client' | 'server') => void;
+}
+
 /** A loopback TCP proxy in front of a real server, to take it "down" without stopping it. */
 export async function startTcpProxy(
   targetPort: number,
   targetHost = '127.0.0.1',
+  { onData }: TcpProxyOptions = {},
 ): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let server: Server | undefined;
@@ -30,8 +40,9 @@ export async function startTcpProxy(
   // What arrived while stalled, per destination and in order; null stands for the end of input.
   const held = new Map<Socket, (Buffer | null)[]>();
 
-  const forward = (from: Socket, to: Socket): void => {
+  const forward = (from: Socket, to: Socket, direction: 'client' | 'server'): void => {
     const pass = (chunk: Buffer | null): void => {
+      if (chunk !== null) onData?.(chunk, direction);
       if (stalled) {
         const queue = held.get(to);
         if (queue === undefined) held.set(to, [chunk]);
@@ -64,8 +75,8 @@ export async function startTcpProxy(
       };
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
-      forward(client, upstream);
-      forward(upstream, client);
+      forward(client, upstream, 'client');
+      forward(upstream, client, 'server');
     });
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);

@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { connectAmqp, type AmqpConnection } from '@mp3converter/amqp';
 import {
   QUEUE_TOPOLOGY,
@@ -23,9 +21,10 @@ import {
 import { createLogger } from '@mp3converter/logging';
 import {
   createTestVhost,
-  serviceNodeOptions,
+  spawnService,
   testServers,
   waitFor,
+  type ServiceProcess,
   type TestVhost,
 } from '@mp3converter/testkit';
 import amqplib from 'amqplib';
@@ -34,16 +33,8 @@ import { loadConverterConfig } from '../src/config.ts';
 import { checkFfmpeg, locateFfmpeg } from '../src/ffmpeg.ts';
 import { startConverter, type Converter } from '../src/worker.ts';
 
-const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
-
 /** A converter run as its own process, as a pod would run it. */
-export interface ConverterProcess {
-  child: ChildProcess;
-  /** Its pino log lines, parsed, as they arrive. */
-  logs: Record<string, unknown>[];
-  waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+export type ConverterProcess = ServiceProcess;
 
 export interface TakenMessage {
   body: unknown;
@@ -137,67 +128,9 @@ export class ConverterTestSystem {
 
   /** A converter process; resolves once it consumes `video`. */
   async spawnConverter(overrides: Record<string, string> = {}): Promise<ConverterProcess> {
-    const child = spawn(process.execPath, [MAIN], {
-      env: {
-        PATH: process.env.PATH,
-        NODE_OPTIONS: serviceNodeOptions('converter'),
-        ...this.env(overrides),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const logs: Record<string, unknown>[] = [];
-    const waiters = new Set<() => void>();
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        logs.push({ msg: line });
-      }
-      for (const wake of waiters) wake();
-    });
-    let stderr = '';
-    child.stderr.on('data', (data: Buffer) => {
-      stderr += data.toString();
-    });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
-      (resolve) => {
-        child.once('exit', (code, signal) => {
-          resolve({ code, signal });
-          for (const wake of waiters) wake();
-        });
-      },
-    );
-    const running: ConverterProcess = {
-      child,
-      logs,
-      exited,
-      waitForLog: (msg, timeoutMs = 20_000) =>
-        new Promise((resolve, reject) => {
-          const check = (): void => {
-            const found = logs.find((line) => line.msg === msg);
-            if (found !== undefined) {
-              done();
-              resolve(found);
-            } else if (child.exitCode !== null || child.signalCode !== null) {
-              done();
-              reject(new Error(`converter exited before logging "${msg}": ${stderr}`));
-            }
-          };
-          const timer = setTimeout(() => {
-            done();
-            reject(new Error(`converter did not log "${msg}" within ${timeoutMs} ms`));
-          }, timeoutMs);
-          const done = (): void => {
-            clearTimeout(timer);
-            waiters.delete(check);
-          };
-          waiters.add(check);
-          check();
-        }),
-    };
+    const running = await spawnService('converter', this.env(overrides));
     this.processes.add(running);
-    void exited.then(() => this.processes.delete(running));
-    await running.waitForLog('ready');
+    void running.exited.then(() => this.processes.delete(running));
     return running;
   }
 

@@ -1,0 +1,563 @@
+// The whole system for end-to-end tests: the four services as separate processes (as pods run
+// them) against a RabbitMQ node and a Mongo-wire server of the test's own, which it stops and
+// restarts at will, the shared MariaDB (a database of its own) and the shared development
+// mailbox behind a TCP proxy (to take SMTP "down"). Everything is removed by stop().
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { deadQueueName } from '@mp3converter/amqp';
+import { CONVERSION_FAILED_QUEUE, MP3_QUEUE, VIDEO_QUEUE } from '@mp3converter/contracts';
+import { JobStore, type JobDocument } from '@mp3converter/jobs';
+import {
+  Mailbox,
+  createTestDatabase,
+  spawnService,
+  startTcpProxy,
+  testServers,
+  waitFor,
+  type MailboxEmail,
+  type ServiceProcess,
+  type TcpProxy,
+  type TestDatabase,
+} from '@mp3converter/testkit';
+import amqplib from 'amqplib';
+import { MongoClient, type Db } from 'mongodb';
+
+const run = promisify(execFile);
+const SERVER_SH = fileURLToPath(new URL('../../scripts/lib/server.sh', import.meta.url));
+
+export const LINK_SECRET = 'end-to-end-download-link-secret-0123456789abcdef';
+export const JWT_SECRET = 'end-to-end-jwt-secret-that-is-long-enough-0123';
+export const MAX_UPLOAD_BYTES = 24 * 1024 * 1024;
+const PASSWORD = 'correct horse battery staple';
+
+/** Ports RabbitMQ's command-line tools take for themselves (Erlang distribution). */
+const RABBITMQ_CLI_PORTS = { from: 35672, to: 35682 };
+
+/** A free loopback port, outside the range rabbitmqctl uses. */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => {
+      server.close(() => {
+        resolve();
+      });
+    });
+    if (port < RABBITMQ_CLI_PORTS.from || port > RABBITMQ_CLI_PORTS.to) return port;
+  }
+}
+
+type ServerName = 'rabbitmq' | 'mongo';
+
+/** A RabbitMQ node and a Mongo-wire server of this test's own, started with scripts/lib/server.sh. */
+export class PrivateServers {
+  readonly dir: string;
+  readonly env: Record<string, string>;
+  readonly amqpUrl: string;
+  readonly managementUrl: string;
+  readonly mongoUrl: string;
+
+  private constructor(dir: string, ports: number[]) {
+    const [amqp, management, dist, mongo] = ports as [number, number, number, number];
+    this.dir = dir;
+    this.env = {
+      MP3_STATE_DIR: join(dir, 'state'),
+      MP3_RABBITMQ_PORT: String(amqp),
+      MP3_RABBITMQ_MANAGEMENT_PORT: String(management),
+      MP3_RABBITMQ_DIST_PORT: String(dist),
+      MP3_RABBITMQ_NODE: `mp3test-${basename(dir).slice(-6)}@localhost`,
+      MP3_MONGO_PORT: String(mongo),
+    };
+    this.amqpUrl = `amqp://guest:guest@127.0.0.1:${amqp}`;
+    this.managementUrl = `http://127.0.0.1:${management}`;
+    this.mongoUrl = `mongodb://127.0.0.1:${mongo}/?directConnection=true`;
+  }
+
+  static async start(): Promise<PrivateServers> {
+    const dir = await mkdtemp(join(tmpdir(), 'mp3test-e2e-'));
+    const ports: number[] = [];
+    while (ports.length < 4) {
+      const port = await freePort();
+      if (!ports.includes(port)) ports.push(port);
+    }
+    const servers = new PrivateServers(dir, ports);
+    try {
+      await servers.start('rabbitmq', 'mongo');
+    } catch (error) {
+      await servers.close();
+      throw error;
+    }
+    return servers;
+  }
+
+  async start(...names: ServerName[]): Promise<void> {
+    await this.#script('start', names);
+  }
+
+  /** Stops the servers as Kubernetes stops a pod (SIGTERM; RabbitMQ through rabbitmqctl). */
+  async stop(...names: ServerName[]): Promise<void> {
+    await this.#script('stop', names);
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.stop('rabbitmq', 'mongo');
+    } finally {
+      await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+
+  async #script(action: 'start' | 'stop', names: ServerName[]): Promise<void> {
+    try {
+      await run('bash', [SERVER_SH, action, ...names], {
+        env: { ...process.env, ...this.env },
+        timeout: 120_000,
+      });
+    } catch (error) {
+      const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+      throw new Error(`server.sh ${action} ${names.join(' ')} failed:\n${stdout}${stderr}`, {
+        cause: error,
+      });
+    }
+  }
+}
+
+export interface User {
+  email: string;
+  password: string;
+  token: string;
+}
+
+/** An upload the gateway accepted (202). */
+export interface Accepted {
+  jobId: string;
+  email: string;
+}
+
+export interface SmtpTap {
+  onData?: (chunk: Buffer) => void;
+}
+
+export interface SystemOptions {
+  converters?: number;
+}
+
+export class EndToEndSystem {
+  readonly servers: PrivateServers;
+  readonly database: TestDatabase;
+  readonly smtp: TcpProxy;
+  /** In front of the private RabbitMQ for the notification service alone. */
+  readonly notificationAmqp: TcpProxy;
+  readonly mongo: MongoClient;
+  readonly jobs: JobStore;
+  readonly mailbox = new Mailbox();
+  readonly tempRoot: string;
+  /** Sees every chunk the notification service sends to the SMTP server. */
+  readonly smtpTap: SmtpTap;
+  readonly addresses = new Set<string>();
+  /** Every process ever started, dead ones included (their logs count). */
+  readonly processes: ServiceProcess[] = [];
+  auth!: ServiceProcess;
+  gateway!: ServiceProcess;
+  notification!: ServiceProcess;
+  converters: ServiceProcess[] = [];
+
+  private constructor(
+    servers: PrivateServers,
+    database: TestDatabase,
+    smtp: TcpProxy,
+    smtpTap: SmtpTap,
+    notificationAmqp: TcpProxy,
+    tempRoot: string,
+  ) {
+    this.servers = servers;
+    this.database = database;
+    this.smtp = smtp;
+    this.smtpTap = smtpTap;
+    this.notificationAmqp = notificationAmqp;
+    this.tempRoot = tempRoot;
+    this.mongo = new MongoClient(servers.mongoUrl);
+    this.jobs = new JobStore(this.mongo.db('mp3converter'));
+  }
+
+  static async start({ converters = 1 }: SystemOptions = {}): Promise<EndToEndSystem> {
+    const servers = await PrivateServers.start();
+    const cleanup: (() => Promise<void>)[] = [() => servers.close()];
+    try {
+      const database = await createTestDatabase();
+      cleanup.push(() => database.drop());
+      const smtpTap: SmtpTap = {};
+      const smtp = await startTcpProxy(testServers.smtp.port, testServers.smtp.host, {
+        onData: (chunk, from) => {
+          if (from === 'client') smtpTap.onData?.(chunk);
+        },
+      });
+      cleanup.push(() => smtp.close());
+      const amqpPort = Number(new URL(servers.amqpUrl).port);
+      const notificationAmqp = await startTcpProxy(amqpPort);
+      cleanup.push(() => notificationAmqp.close());
+      const tempRoot = await mkdtemp(join(tmpdir(), 'mp3test-e2e-work-'));
+      cleanup.push(() => rm(tempRoot, { recursive: true, force: true }));
+      const system = new EndToEndSystem(
+        servers,
+        database,
+        smtp,
+        smtpTap,
+        notificationAmqp,
+        tempRoot,
+      );
+      await system.mongo.connect();
+      cleanup.push(() => system.mongo.close());
+      system.auth = await system.startService('auth');
+      system.gateway = await system.startService('gateway');
+      system.notification = await system.startService('notification');
+      for (let n = 0; n < converters; n++) await system.startConverter();
+      return system;
+    } catch (error) {
+      for (const undo of cleanup.reverse()) await undo().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  get url(): string {
+    return this.gateway.url;
+  }
+
+  get videos(): Db {
+    return this.mongo.db('videos');
+  }
+
+  get mp3s(): Db {
+    return this.mongo.db('mp3s');
+  }
+
+  /** The environment of `service`, as its Kubernetes manifest would give it. */
+  env(service: string, port = 0): Record<string, string> {
+    const common = {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      MONGO_URL: this.servers.mongoUrl,
+      AMQP_URL: this.servers.amqpUrl,
+    };
+    switch (service) {
+      case 'auth':
+        return {
+          NODE_ENV: 'test',
+          LOG_LEVEL: 'info',
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          MYSQL_HOST: testServers.mysql.host,
+          MYSQL_PORT: String(testServers.mysql.port),
+          MYSQL_USER: testServers.mysql.user,
+          MYSQL_PASSWORD: testServers.mysql.password,
+          MYSQL_DATABASE: this.database.name,
+          JWT_SECRET,
+          REGISTRATION_ENABLED: 'true',
+          ADMIN_EMAIL: 'admin@example.com',
+          ADMIN_PASSWORD: 'end-to-end-admin-password',
+        };
+      case 'gateway':
+        return {
+          ...common,
+          AUTH_URL: this.auth.url,
+          DOWNLOAD_LINK_SECRET: LINK_SECRET,
+          MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
+        };
+      case 'converter':
+        return { ...common, TEMP_DIR: this.tempRoot, SHUTDOWN_GRACE_MS: '10000' };
+      case 'notification':
+        return {
+          ...common,
+          AMQP_URL: `amqp://guest:guest@127.0.0.1:${this.notificationAmqp.port}`,
+          SMTP_HOST: '127.0.0.1',
+          SMTP_PORT: String(this.smtp.port),
+          SMTP_TLS: 'none',
+          SMTP_TIMEOUT_MS: '5000',
+          PUBLIC_BASE_URL: this.url,
+          DOWNLOAD_LINK_SECRET: LINK_SECRET,
+          SHUTDOWN_GRACE_MS: '5000',
+        };
+      default:
+        throw new Error(`unknown service ${service}`);
+    }
+  }
+
+  async startService(service: string, port = 0): Promise<ServiceProcess> {
+    const started = await spawnService(service, this.env(service, port));
+    this.processes.push(started);
+    return started;
+  }
+
+  async startConverter(): Promise<ServiceProcess> {
+    const converter = await this.startService('converter');
+    this.converters.push(converter);
+    return converter;
+  }
+
+  /** Stops a service (SIGTERM, or `signal`) and starts it again on the same port. */
+  async restart(
+    service: 'auth' | 'gateway' | 'notification',
+    {
+      signal = 'SIGTERM',
+      between,
+    }: { signal?: NodeJS.Signals; between?: () => Promise<void> } = {},
+  ): Promise<ServiceProcess> {
+    const running = this[service];
+    await running.kill(signal);
+    await between?.();
+    const started = await this.startService(service, running.port);
+    this[service] = started;
+    return started;
+  }
+
+  /** SIGKILLs a converter; it is replaced by a new one, as its Deployment would. */
+  async killConverter(converter: ServiceProcess): Promise<ServiceProcess> {
+    await converter.kill('SIGKILL');
+    this.converters = this.converters.filter((running) => running !== converter);
+    return this.startConverter();
+  }
+
+  /** A new account (registered and logged in through the gateway). */
+  async signUp(): Promise<User> {
+    const email = `e2e-${randomBytes(6).toString('hex')}@example.com`;
+    this.addresses.add(email);
+    const registered = await fetch(`${this.url}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: PASSWORD }),
+    });
+    assert.equal(registered.status, 201, await registered.text());
+    const login = await fetch(`${this.url}/login`, {
+      method: 'POST',
+      headers: { authorization: basicAuth(email, PASSWORD) },
+    });
+    assert.equal(login.status, 200);
+    return { email, password: PASSWORD, token: await login.text() };
+  }
+
+  /** Uploads `content` as `filename`; answers the response (its body read) as JSON or text. */
+  async upload(
+    user: User,
+    content: Uint8Array,
+    filename = 'clip.mp4',
+    fields: Record<string, string> = {},
+  ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(fields)) form.append(name, value);
+    form.append('file', new Blob([content], { type: 'video/mp4' }), filename);
+    const response = await fetch(`${this.url}/upload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${user.token}` },
+      body: form,
+      signal: AbortSignal.timeout(60_000),
+    });
+    const text = await response.text();
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      body = { text };
+    }
+    return { status: response.status, body, headers: response.headers };
+  }
+
+  /** Uploads and expects 202; answers the accepted job. */
+  async accept(user: User, content: Uint8Array, filename = 'clip.mp4'): Promise<Accepted> {
+    const answer = await this.upload(user, content, filename);
+    assert.equal(answer.status, 202, JSON.stringify(answer.body));
+    return { jobId: String(answer.body.jobId), email: user.email };
+  }
+
+  async waitForJob(
+    jobId: string,
+    statuses: JobDocument['status'][] = ['done', 'failed'],
+    timeoutMs = 60_000,
+  ): Promise<JobDocument> {
+    return waitFor(
+      async () => {
+        const job = await this.jobs.findAny(jobId);
+        return job !== undefined && statuses.includes(job.status) ? job : undefined;
+      },
+      { timeoutMs, intervalMs: 100, what: `job ${jobId} to be ${statuses.join(' or ')}` },
+    );
+  }
+
+  /** Waits until ffmpeg is working on the job, far from finished. */
+  async waitMidConversion(jobId: string): Promise<void> {
+    await waitFor(
+      async () => {
+        const job = await this.jobs.findAny(jobId);
+        return job?.status === 'converting' && job.progress > 0 && job.progress < 80;
+      },
+      { timeoutMs: 30_000, intervalMs: 20, what: `job ${jobId} mid-conversion` },
+    );
+  }
+
+  /** 'conversion finished' lines of every converter that ever ran, for `jobId`. */
+  conversionsFinished(jobId: string): number {
+    return this.processes.filter(
+      (running) =>
+        running.service === 'converter' &&
+        running.logs.some((line) => line.msg === 'conversion finished' && line.jobId === jobId),
+    ).length;
+  }
+
+  /** The converters (of all that ever ran) that finished at least one of `jobIds`. */
+  convertersThatWorked(jobIds: string[]): number {
+    return this.processes.filter(
+      (running) =>
+        running.service === 'converter' &&
+        running.logs.some(
+          (line) => line.msg === 'conversion finished' && jobIds.includes(String(line.jobId)),
+        ),
+    ).length;
+  }
+
+  /**
+   * The invariant of every scenario: each accepted upload ends `done` with exactly one MP3,
+   * converted once, and exactly one email, or `failed` with a reason and one failure email;
+   * nothing dead-lettered, no orphan files or chunks in GridFS, no temp files left.
+   */
+  async assertSettled(accepted: Accepted[], timeoutMs = 90_000): Promise<JobDocument[]> {
+    const settled: JobDocument[] = [];
+    for (const { jobId } of accepted)
+      settled.push(await this.waitForJob(jobId, undefined, timeoutMs));
+    // Every email of these jobs is final once its delivery record is: no second one can follow.
+    const deliveries = this.mongo
+      .db('mp3converter')
+      .collection<{ _id: string; state: string }>('notifications');
+    await waitFor(
+      async () => {
+        const ids = settled.map((job) => `${job._id}:${job.status === 'done' ? 'done' : 'failed'}`);
+        const final = await deliveries.countDocuments({ _id: { $in: ids }, state: 'sent' });
+        return final === ids.length;
+      },
+      { timeoutMs, intervalMs: 200, what: 'every email of these jobs to be sent' },
+    );
+    const byAddress = new Map<string, MailboxEmail[]>();
+    for (const { email } of accepted) {
+      if (!byAddress.has(email)) byAddress.set(email, await this.mailbox.emailsTo(email));
+    }
+    for (const [index, job] of settled.entries()) {
+      const { email } = accepted[index]!;
+      const kind = job.status === 'done' ? 'done' : 'failed';
+      const mine = byAddress
+        .get(email)!
+        .filter((message) => message.headers['message-id']?.startsWith(`<${job._id}.${kind}@`));
+      assert.equal(mine.length, 1, `job ${job._id} (${job.status}): ${mine.length} emails`);
+      const mp3Files = await this.mp3s
+        .collection('fs.files')
+        .countDocuments({ 'metadata.job_id': job._id });
+      if (job.status === 'done') {
+        assert.equal(mp3Files, 1, `job ${job._id}: ${mp3Files} MP3 files`);
+        assert.equal(
+          this.conversionsFinished(job._id),
+          1,
+          `job ${job._id} converted more than once`,
+        );
+      } else {
+        assert.equal(mp3Files, 0, `failed job ${job._id} has an MP3`);
+        assert.ok(job.error?.code, `failed job ${job._id} has no error code`);
+        assert.ok(job.error.message.length > 0, `failed job ${job._id} has no reason`);
+      }
+    }
+    await this.assertClean();
+    return settled;
+  }
+
+  /** No dead letters, no GridFS file without its job, no chunk without its file, no temp files. */
+  async assertClean(): Promise<void> {
+    const connection = await amqplib.connect(this.servers.amqpUrl);
+    try {
+      const channel = await connection.createChannel();
+      for (const queue of [VIDEO_QUEUE, MP3_QUEUE, CONVERSION_FAILED_QUEUE]) {
+        const dead = await channel.checkQueue(deadQueueName(queue));
+        assert.equal(dead.messageCount, 0, `${dead.messageCount} dead letter(s) of ${queue}`);
+      }
+    } finally {
+      await connection.close();
+    }
+    const jobIds = new Set(
+      (
+        await this.mongo
+          .db('mp3converter')
+          .collection('jobs')
+          .find({}, { projection: { _id: 1 } })
+          .toArray()
+      ).map((job) => String(job._id)),
+    );
+    for (const db of [this.videos, this.mp3s]) {
+      const files = await db
+        .collection<{ _id: unknown; metadata?: { job_id?: string } }>('fs.files')
+        .find({})
+        .toArray();
+      const orphans = files.filter((file) => !jobIds.has(String(file.metadata?.job_id)));
+      assert.deepEqual(orphans, [], `${db.databaseName}: files of no job`);
+      const chunks = await db
+        .collection('fs.chunks')
+        .countDocuments({ files_id: { $nin: files.map((file) => file._id) } });
+      assert.equal(chunks, 0, `${db.databaseName}: chunks of no file`);
+    }
+    assert.deepEqual(await this.tempFiles(), [], "files left in the converters' temp directory");
+  }
+
+  /**
+   * Files in the converters' temp directory other than the (empty) work directories of the
+   * converters running now; a killed converter's directory is removed by the next one to start.
+   */
+  async tempFiles(): Promise<string[]> {
+    const live = new Set(this.converters.map((converter) => converter.child.pid));
+    const found: string[] = [];
+    for (const entry of await readdir(this.tempRoot, { withFileTypes: true })) {
+      const pid = /^work-.+-(\d+)$/.exec(entry.name)?.[1];
+      if (entry.isDirectory() && pid !== undefined && live.has(Number(pid))) {
+        for (const inner of await readdir(join(this.tempRoot, entry.name))) {
+          found.push(join(entry.name, inner));
+        }
+      } else {
+        found.push(entry.name);
+      }
+    }
+    return found;
+  }
+
+  async stop(): Promise<void> {
+    const alive = this.processes.filter(
+      (running) => running.child.exitCode === null && running.child.signalCode === null,
+    );
+    await Promise.all(alive.map((running) => running.kill('SIGKILL')));
+    const steps = [
+      () => this.mongo.close(),
+      () => this.smtp.close(),
+      () => this.notificationAmqp.close(),
+      () => this.servers.close(),
+      () => this.database.drop(),
+      () => rm(this.tempRoot, { recursive: true, force: true }),
+      async () => {
+        for (const address of this.addresses) await this.mailbox.deleteTo(address);
+      },
+    ];
+    const errors: unknown[] = [];
+    for (const step of steps) await step().catch((error: unknown) => errors.push(error));
+    if (errors.length > 0) throw new AggregateError(errors, 'stopping the end-to-end system');
+  }
+}
+
+export function basicAuth(email: string, password: string): string {
+  return `Basic ${Buffer.from(`${email}:${password}`, 'utf8').toString('base64')}`;
+}
+
+export async function readBytes(path: string): Promise<Uint8Array> {
+  return new Uint8Array(await readFile(path));
+}
