@@ -311,7 +311,7 @@ export class EndToEndSystem {
     {
       signal = 'SIGTERM',
       between,
-    }: { signal?: NodeJS.Signals; between?: () => Promise<void> } = {},
+    }: { signal?: NodeJS.Signals; between?: () => Promise<void> | void } = {},
   ): Promise<ServiceProcess> {
     const running = this[service];
     await running.kill(signal);
@@ -404,6 +404,22 @@ export class EndToEndSystem {
     );
   }
 
+  /** Every process's log lines about `jobId`, one per line, for assertion messages. */
+  logsOf(jobId: string): string {
+    const lines: string[] = [];
+    for (const running of this.processes) {
+      for (const line of running.logs) {
+        if (line.jobId !== jobId) continue;
+        const err = line.err as { message?: string } | undefined;
+        lines.push(
+          `  ${String(line.time)} ${running.service}[${running.child.pid}] ${String(line.msg)}` +
+            (err?.message === undefined ? '' : `: ${err.message}`),
+        );
+      }
+    }
+    return `\nlogs of job ${jobId}:\n${lines.join('\n')}`;
+  }
+
   /** 'conversion finished' lines of every converter that ever ran, for `jobId`. */
   conversionsFinished(jobId: string): number {
     return this.processes.filter(
@@ -455,16 +471,20 @@ export class EndToEndSystem {
       const mine = byAddress
         .get(email)!
         .filter((message) => message.headers['message-id']?.startsWith(`<${job._id}.${kind}@`));
-      assert.equal(mine.length, 1, `job ${job._id} (${job.status}): ${mine.length} emails`);
+      assert.equal(
+        mine.length,
+        1,
+        `job ${job._id} (${job.status}): ${mine.length} emails${this.logsOf(job._id)}`,
+      );
       const mp3Files = await this.mp3s
         .collection('fs.files')
         .countDocuments({ 'metadata.job_id': job._id });
       if (job.status === 'done') {
-        assert.equal(mp3Files, 1, `job ${job._id}: ${mp3Files} MP3 files`);
+        assert.equal(mp3Files, 1, `job ${job._id}: ${mp3Files} MP3 files${this.logsOf(job._id)}`);
         assert.equal(
           this.conversionsFinished(job._id),
           1,
-          `job ${job._id} converted more than once`,
+          `job ${job._id} converted more than once${this.logsOf(job._id)}`,
         );
       } else {
         assert.equal(mp3Files, 0, `failed job ${job._id} has an MP3`);

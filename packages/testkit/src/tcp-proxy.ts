@@ -11,8 +11,10 @@ export interface TcpProxy {
    * Stops forwarding bytes in both directions without closing anything, like a
    * server process that was stopped (SIGSTOP) or a network that went silent:
    * connections stay open and new ones are accepted, but nothing gets through.
+   * With `from`, only what that side sends is held: `stall('server')` lets a
+   * request through and holds back the server's answer.
    */
-  stall(): void;
+  stall(from?: 'client' | 'server'): void;
   /** Forwards again, first the bytes held back during the stall, in order. */
   resume(): void;
   close(): Promise<void>;
@@ -36,14 +38,15 @@ export async function startTcpProxy(
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
-  let stalled = false;
+  // The directions held back now: what the client sends, what the server sends.
+  const stalled = new Set<'client' | 'server'>();
   // What arrived while stalled, per destination and in order; null stands for the end of input.
   const held = new Map<Socket, (Buffer | null)[]>();
 
   const forward = (from: Socket, to: Socket, direction: 'client' | 'server'): void => {
     const pass = (chunk: Buffer | null): void => {
       if (chunk !== null) onData?.(chunk, direction);
-      if (stalled) {
+      if (stalled.has(direction)) {
         const queue = held.get(to);
         if (queue === undefined) held.set(to, [chunk]);
         else queue.push(chunk);
@@ -91,7 +94,7 @@ export async function startTcpProxy(
   const shut = async (): Promise<void> => {
     const s = server;
     server = undefined;
-    stalled = false;
+    stalled.clear();
     held.clear();
     for (const socket of sockets) socket.destroy();
     sockets.clear();
@@ -110,11 +113,12 @@ export async function startTcpProxy(
     },
     cut: shut,
     restore: open,
-    stall: () => {
-      stalled = true;
+    stall: (from) => {
+      if (from !== 'server') stalled.add('client');
+      if (from !== 'client') stalled.add('server');
     },
     resume: () => {
-      stalled = false;
+      stalled.clear();
       for (const [to, chunks] of held) {
         if (to.destroyed) continue;
         for (const chunk of chunks) {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { MessageContext, MessageHandler } from '@mp3converter/amqp';
+import { HandlerAbortedError, type MessageContext, type MessageHandler } from '@mp3converter/amqp';
 import type { ConversionFailedMessage, Mp3Message } from '@mp3converter/contracts';
 import { downloadUrl, signDownload } from '@mp3converter/download-links';
 import { DependencyUnavailableError, TransientError } from '@mp3converter/errors';
@@ -18,6 +18,8 @@ export interface NotifyDeps {
   links: { publicBaseUrl: string; secret: string; ttlSeconds: number };
   /** The domain of the Message-IDs: the sender address's. */
   messageIdDomain: string;
+  /** How long one send may take: the handler's time limit, which the lease outlasts. */
+  sendLimitMs: number;
   log: Logger;
 }
 
@@ -136,7 +138,7 @@ async function notify(
       to: job.ownerEmail,
       messageId,
       ...email,
-      signal: context.signal,
+      signal: sendSignal(context.signal, deps.sendLimitMs),
     });
     deps.metrics.sent((performance.now() - started) / 1000, true);
   } catch (error) {
@@ -169,6 +171,28 @@ async function notify(
   if (!recorded) log.warn({ messageId }, 'email sent, but its lease had run out meanwhile');
   deps.metrics.outcome(kind, 'sent');
   log.info({ messageId }, 'email sent');
+}
+
+/**
+ * What aborts a send once it has begun: the handler's time limit and a stop, not its channel
+ * closing. The message then comes back to another attempt, which waits while this one holds
+ * the lease; giving up a send the server may already have taken would have that attempt send
+ * the email a second time. Since the consumer no longer times a handler whose channel closed,
+ * the send keeps its own limit, the handler's, which the lease outlasts.
+ */
+function sendSignal(handler: AbortSignal, limitMs: number): AbortSignal {
+  if (handler.aborted) return handler;
+  const controller = new AbortController();
+  handler.addEventListener(
+    'abort',
+    () => {
+      const reason: unknown = handler.reason;
+      if (reason instanceof HandlerAbortedError && reason.code === 'AMQP_CHANNEL_CLOSED') return;
+      controller.abort(reason);
+    },
+    { once: true },
+  );
+  return AbortSignal.any([controller.signal, AbortSignal.timeout(limitMs)]);
 }
 
 /** Runs `record` until it succeeds, waiting out MongoDB outages until shortly before `until`. */

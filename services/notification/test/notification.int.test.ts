@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { deadQueueName } from '@mp3converter/amqp';
 import { CONVERSION_FAILED_QUEUE, MP3_QUEUE } from '@mp3converter/contracts';
 import { verifyDownload } from '@mp3converter/download-links';
-import { waitFor } from '@mp3converter/testkit';
+import { dropConnections, waitFor } from '@mp3converter/testkit';
 import type { Notifier } from '../src/worker.ts';
 import { LINK_SECRET, NotificationTestSystem, PUBLIC_BASE_URL } from './support.ts';
 
@@ -231,5 +232,42 @@ describe('an SMTP outage', () => {
     }
     assert.equal(await system.inspector.count(deadQueueName(MP3_QUEUE)), deadBefore);
     for (const job of jobs) assert.equal((await system.mailbox.emailsTo(job.ownerEmail)).length, 1);
+  });
+});
+
+describe('a channel lost while an email is being sent', () => {
+  it('lets the send finish and sends nothing more when the message comes back', async () => {
+    const job = await system.createJob('done');
+    const duplicates = await emails('done', 'duplicate');
+    // As the end of the email's data goes to the server, the server's answer is held back
+    // and the broker drops the service's connection: the server has the email, the sender
+    // does not know yet, and the message goes back to the queue.
+    let tail = '';
+    let dropped: Promise<number> | undefined;
+    system.onSmtpData = (chunk) => {
+      tail = (tail + chunk.toString('latin1')).slice(-5);
+      if (tail !== '\r\n.\r\n') return;
+      system.onSmtpData = undefined;
+      system.smtp.stall('server');
+      dropped = dropConnections(`notification ${hostname()}:${process.pid}`);
+    };
+    try {
+      await system.publishDone(job);
+      await waitFor(() => dropped, { timeoutMs: 20_000, what: 'the end of the email data' });
+      assert.ok((await dropped!) >= 1);
+      // The message is back and its new attempt finds the email in progress, under the lease.
+      await outcomeReached('done', 'retried', await emails('done', 'retried'), 1);
+    } finally {
+      system.smtp.resume();
+    }
+    await sentDelivery(job._id, 'done');
+    // The retry finds the email sent (or, had the send been given up, sends it a second time).
+    await waitFor(
+      async () =>
+        (await emails('done', 'duplicate')) > duplicates ||
+        (await system.mailbox.emailsTo(job.ownerEmail)).length > 1,
+      { timeoutMs: 20_000, what: 'the returned message to be handled' },
+    );
+    assert.equal((await system.mailbox.emailsTo(job.ownerEmail)).length, 1);
   });
 });

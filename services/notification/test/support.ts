@@ -56,6 +56,8 @@ export class NotificationTestSystem {
   amqp!: AmqpConnection;
   inspector!: Inspector;
   smtp!: TcpProxy;
+  /** Sees every chunk the service sends to the SMTP server, before it is forwarded. */
+  onSmtpData: ((chunk: Buffer) => void) | undefined;
 
   static async start(): Promise<NotificationTestSystem> {
     const system = new NotificationTestSystem();
@@ -69,7 +71,11 @@ export class NotificationTestSystem {
       topology: [QUEUE_TOPOLOGY.mp3, QUEUE_TOPOLOGY.conversionFailed],
     });
     system.inspector = await Inspector.open(system.vhost.amqpUrl);
-    system.smtp = await startTcpProxy(testServers.smtp.port, testServers.smtp.host);
+    system.smtp = await startTcpProxy(testServers.smtp.port, testServers.smtp.host, {
+      onData: (chunk, from) => {
+        if (from === 'client') system.onSmtpData?.(chunk);
+      },
+    });
     return system;
   }
 
