@@ -1,0 +1,162 @@
+// Bad input through the public API, and fifty clients at once: each bad file gets the
+// documented answer or a `failed` job with a clear reason and one failure email, the system
+// keeps serving, and under load every request is answered cleanly with the gateway's memory
+// bounded.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { generateMedia, truncateFile } from '@mp3converter/testkit';
+import { EndToEndSystem, MAX_UPLOAD_BYTES, readBytes, type Accepted, type User } from './system.ts';
+
+const run = promisify(execFile);
+const MiB = 1024 * 1024;
+
+let system: EndToEndSystem;
+let dir: string;
+let clip: Uint8Array;
+let user: User;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mp3test-e2e-media-'));
+  await Promise.all([
+    generateMedia(join(dir, 'clip.mp4'), { container: 'mp4', seconds: 5 }),
+    generateMedia(join(dir, 'silent.mp4'), { container: 'mp4', seconds: 5, audio: false }),
+    generateMedia(join(dir, 'truncated.mp4'), { container: 'mp4', seconds: 20, faststart: true }),
+  ]);
+  await truncateFile(join(dir, 'truncated.mp4'), 0.4);
+  clip = await readBytes(join(dir, 'clip.mp4'));
+  system = await EndToEndSystem.start({ converters: 2 });
+  user = await system.signUp();
+});
+
+after(async () => {
+  await system.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Reads the `/proc` resident set of a process, in MiB. */
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]) / 1024;
+}
+
+describe('bad input through the public API', () => {
+  it('refuses what is not a file to convert with the documented answers, before any job', async () => {
+    const empty = await system.upload(user, new Uint8Array(0), 'empty.mp4');
+    assert.equal(empty.status, 400);
+    assert.equal(empty.body.code, 'EMPTY_FILE');
+    const tooLarge = await system.upload(user, randomBytes(MAX_UPLOAD_BYTES + MiB), 'big.mp4');
+    assert.equal(tooLarge.status, 413);
+    assert.equal(tooLarge.body.code, 'FILE_TOO_LARGE');
+    const jobs = (await (
+      await fetch(`${system.url}/jobs`, { headers: { authorization: `Bearer ${user.token}` } })
+    ).json()) as { jobs: unknown[] };
+    assert.deepEqual(jobs.jobs, []);
+  });
+
+  it('fails files ffmpeg cannot convert with a reason each, and one failure email each', async (t) => {
+    const owner = await system.signUp();
+    const bad: [string, Uint8Array][] = [
+      ['notes.mp4', new TextEncoder().encode('these are my notes, not a video\n'.repeat(50))],
+      ['noise.mp4', randomBytes(256 * 1024)],
+      ['truncated.mp4', await readBytes(join(dir, 'truncated.mp4'))],
+      ['silent.mp4', await readBytes(join(dir, 'silent.mp4'))],
+    ];
+    const accepted: Accepted[] = [];
+    for (const [name, content] of bad) accepted.push(await system.accept(owner, content, name));
+    const jobs = await system.assertSettled(accepted);
+    for (const [index, job] of jobs.entries()) {
+      assert.equal(job.status, 'failed', `${bad[index]![0]} is ${job.status}`);
+    }
+    for (const [index, job] of jobs.entries()) {
+      t.diagnostic(`${bad[index]![0]}: ${job.error?.code} (${job.error?.message})`);
+    }
+    assert.equal(jobs[3]!.error?.code, 'NO_AUDIO_TRACK');
+    const emails = await system.mailbox.emailsTo(owner.email);
+    assert.equal(emails.length, bad.length);
+    for (const email of emails) assert.ok(email.text && email.text.length > 0);
+    // Still serving: a good file goes through.
+    const [good] = await system.assertSettled([await system.accept(owner, clip)]);
+    assert.equal(good!.status, 'done');
+  });
+
+  it('keeps a file name with quotes, unicode and ../ as a plain name, through to the MP3 and the email', async () => {
+    const owner = await system.signUp();
+    const path = join(dir, 'named.mp4');
+    await writeFile(path, clip);
+    // As curl sends it (it escapes the quotes); busboy reads the name, the gateway keeps its base.
+    const { stdout } = await run('curl', [
+      ...['-sS', '-X', 'POST', '-H', `Authorization: Bearer ${owner.token}`],
+      ...['-F', `file=@${path};filename=../../etc/"quoted" ünïcødé 🎵.mp4`],
+      `${system.url}/upload`,
+    ]);
+    const { jobId, filename } = JSON.parse(stdout) as { jobId: string; filename: string };
+    assert.ok(!filename.includes('/') && !filename.includes('..'), filename);
+    assert.ok(filename.endsWith('ünïcødé 🎵.mp4'), filename);
+    assert.ok(filename.includes('quoted'), filename);
+    const [job] = await system.assertSettled([{ jobId, email: owner.email }]);
+    assert.equal(job!.status, 'done');
+    const [email] = await system.mailbox.emailsTo(owner.email);
+    assert.equal(email!.subject, `MP3 Download: ${filename}`);
+    const download = await fetch(`${system.url}/download?fid=${job!.mp3!.fid.toHexString()}`, {
+      headers: { authorization: `Bearer ${owner.token}` },
+    });
+    assert.equal(download.status, 200);
+    const disposition = download.headers.get('content-disposition') ?? '';
+    const encoded = /filename\*=UTF-8''([^;]+)/.exec(disposition)?.[1];
+    assert.equal(decodeURIComponent(encoded ?? ''), filename.replace(/\.mp4$/, '.mp3'));
+    await download.arrayBuffer();
+  });
+});
+
+describe('load', () => {
+  it('fifty clients at once: each answered 202 or a clean 429/503, every accepted job finishes, memory bounded', async (t) => {
+    const users = await Promise.all(Array.from({ length: 10 }, () => system.signUp()));
+    const pid = system.gateway.child.pid!;
+    const idle = await rssMiB(pid);
+    let peak = idle;
+    const sampler = setInterval(() => {
+      void rssMiB(pid).then((rss) => (peak = Math.max(peak, rss)));
+    }, 25);
+    let answers: { status: number; body: Record<string, unknown>; email: string }[];
+    try {
+      answers = await Promise.all(
+        Array.from({ length: 50 }, async (_, n) => {
+          const client = users[n % users.length]!;
+          const answer = await system.upload(client, clip, `clip-${n}.mp4`);
+          return { ...answer, email: client.email };
+        }),
+      );
+    } finally {
+      clearInterval(sampler);
+    }
+    for (const answer of answers) {
+      assert.ok(
+        [202, 429, 503].includes(answer.status),
+        `HTTP ${answer.status}: ${JSON.stringify(answer.body)}`,
+      );
+    }
+    const accepted = answers
+      .filter((answer) => answer.status === 202)
+      .map((answer) => ({ jobId: String(answer.body.jobId), email: answer.email }));
+    assert.ok(accepted.length > 0);
+    const jobs = await system.assertSettled(accepted, 180_000);
+    assert.deepEqual(
+      jobs.map((job) => job.status),
+      jobs.map(() => 'done'),
+    );
+    t.diagnostic(
+      `${accepted.length}/50 accepted; gateway rss ${idle.toFixed(0)} MiB idle, ${peak.toFixed(0)} MiB peak`,
+    );
+    assert.ok(
+      peak - idle < 64,
+      `the gateway grew from ${idle.toFixed(0)} to ${peak.toFixed(0)} MiB`,
+    );
+  });
+});
