@@ -31,8 +31,11 @@ before(async () => {
 });
 
 after(async () => {
-  await system.stop();
-  await rm(dir, { recursive: true, force: true });
+  try {
+    await system.stop();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 /** The gateway says it is ready again (MongoDB, RabbitMQ and auth all reachable). */
@@ -85,9 +88,12 @@ describe('faults survived', () => {
         await sleep(300);
       }
     })();
-    await system.servers.stop('rabbitmq');
-    outage.abort();
-    await uploader;
+    try {
+      await system.servers.stop('rabbitmq');
+    } finally {
+      outage.abort();
+      await uploader;
+    }
     const down = await system.upload(user, clip);
     assert.equal(down.status, 503, JSON.stringify(down.body));
     assert.ok(down.headers.get('retry-after'));
@@ -124,19 +130,27 @@ describe('faults survived', () => {
 
   it('the SMTP server down for a while: the email goes out once it is back, once', async () => {
     const user = await system.signUp();
+    const metric = /^emails_total\{kind="done",outcome="retried"\} (\d+)$/m;
+    const retried = async (): Promise<number> => {
+      const metrics = await (await fetch(`${system.notification.url}/metrics`)).text();
+      return Number(metric.exec(metrics)?.[1] ?? 0);
+    };
+    const before = await retried();
     await system.smtp.cut();
-    const accepted = [await system.accept(user, clip)];
-    await system.waitForJob(accepted[0]!.jobId, ['done']);
-    // The notification service has tried and failed at least once.
-    await waitFor(
-      async () => {
-        const metrics = await (await fetch(`${system.notification.url}/metrics`)).text();
-        return /^emails_total\{kind="done",outcome="retried"\} [1-9]/m.test(metrics);
-      },
-      { timeoutMs: 30_000, intervalMs: 100, what: 'a failed attempt to send the email' },
-    );
-    assert.deepEqual(await system.mailbox.emailsTo(user.email), []);
-    await system.smtp.restore();
+    let accepted: Accepted[];
+    try {
+      accepted = [await system.accept(user, clip)];
+      await system.waitForJob(accepted[0]!.jobId, ['done']);
+      // The notification service has tried this email and failed.
+      await waitFor(async () => (await retried()) > before, {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: 'a failed attempt to send the email',
+      });
+      assert.deepEqual(await system.mailbox.emailsTo(user.email), []);
+    } finally {
+      await system.smtp.restore();
+    }
     await system.assertSettled(accepted, 60_000);
   });
 
@@ -200,22 +214,28 @@ describe('faults survived', () => {
         system.smtpTap.onData = undefined;
       }
     };
+    let restarted: Awaited<ReturnType<typeof system.restart>>;
     const accepted = [await system.accept(user, clip)];
     const jobId = accepted[0]!.jobId;
-    await system.waitForJob(jobId, ['done']);
-    const deliveries = system.mongo
-      .db('mp3converter')
-      .collection<{ _id: string; state: string }>('notifications');
-    await waitFor(
-      async () => (await deliveries.findOne({ _id: `${jobId}:done` }))?.state === 'sent',
-      { timeoutMs: 30_000, intervalMs: 50, what: 'the email to be recorded as sent' },
-    );
-    const restarted = await system.restart('notification', {
-      signal: 'SIGKILL',
-      between: () => {
-        system.notificationAmqp.resume();
-      },
-    });
+    try {
+      await system.waitForJob(jobId, ['done']);
+      const deliveries = system.mongo
+        .db('mp3converter')
+        .collection<{ _id: string; state: string }>('notifications');
+      await waitFor(
+        async () => (await deliveries.findOne({ _id: `${jobId}:done` }))?.state === 'sent',
+        { timeoutMs: 30_000, intervalMs: 50, what: 'the email to be recorded as sent' },
+      );
+      restarted = await system.restart('notification', {
+        signal: 'SIGKILL',
+        between: () => {
+          system.notificationAmqp.resume();
+        },
+      });
+    } finally {
+      system.smtpTap.onData = undefined;
+      system.notificationAmqp.resume();
+    }
     // The message comes back to the new process, which sees the email was sent.
     await restarted.waitForLog(
       (line) => line.msg === 'email already handled: not sent again' && line.jobId === jobId,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,21 +38,30 @@ export const JWT_SECRET = 'end-to-end-jwt-secret-that-is-long-enough-0123';
 export const MAX_UPLOAD_BYTES = 24 * 1024 * 1024;
 const PASSWORD = 'correct horse battery staple';
 
-/** Ports RabbitMQ's command-line tools take for themselves (Erlang distribution). */
-const RABBITMQ_CLI_PORTS = { from: 35672, to: 35682 };
-
-/** A free loopback port, outside the range rabbitmqctl uses. */
+/**
+ * A free loopback port below the kernel's range for outgoing connections (32768 and up), so
+ * that no client's connection can take a server's port while the server is down, and outside
+ * the range RabbitMQ's command-line tools take (35672-35682).
+ */
 async function freePort(): Promise<number> {
   for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
     const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => {
+        resolve(false);
+      });
+      server.listen(port, '127.0.0.1', () => {
+        resolve(true);
+      });
+    });
+    if (!free) continue;
     await new Promise<void>((resolve) => {
       server.close(() => {
         resolve();
       });
     });
-    if (port < RABBITMQ_CLI_PORTS.from || port > RABBITMQ_CLI_PORTS.to) return port;
+    return port;
   }
 }
 
@@ -108,19 +117,18 @@ export class PrivateServers {
     await this.#script('stop', names);
   }
 
+  /** Stops both servers and removes their data; if stopping fails, the directory (with the
+   * pid files) stays, for the leftovers check to report and a person to stop them by. */
   async close(): Promise<void> {
-    try {
-      await this.stop('rabbitmq', 'mongo');
-    } finally {
-      await rm(this.dir, { recursive: true, force: true });
-    }
+    await this.stop('rabbitmq', 'mongo');
+    await rm(this.dir, { recursive: true, force: true });
   }
 
   async #script(action: 'start' | 'stop', names: ServerName[]): Promise<void> {
     try {
       await run('bash', [SERVER_SH, action, ...names], {
         env: { ...process.env, ...this.env },
-        timeout: 120_000,
+        timeout: 300_000,
       });
     } catch (error) {
       const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
@@ -149,7 +157,11 @@ export interface SmtpTap {
 
 export interface SystemOptions {
   converters?: number;
+  /** Environment overrides per service, e.g. `{ gateway: { MAX_UPLOAD_BYTES: '…' } }`. */
+  env?: Partial<Record<ServiceName, Record<string, string>>>;
 }
+
+export type ServiceName = 'auth' | 'gateway' | 'converter' | 'notification';
 
 export class EndToEndSystem {
   readonly servers: PrivateServers;
@@ -166,6 +178,7 @@ export class EndToEndSystem {
   readonly addresses = new Set<string>();
   /** Every process ever started, dead ones included (their logs count). */
   readonly processes: ServiceProcess[] = [];
+  overrides: SystemOptions['env'] = {};
   auth!: ServiceProcess;
   gateway!: ServiceProcess;
   notification!: ServiceProcess;
@@ -189,7 +202,7 @@ export class EndToEndSystem {
     this.jobs = new JobStore(this.mongo.db('mp3converter'));
   }
 
-  static async start({ converters = 1 }: SystemOptions = {}): Promise<EndToEndSystem> {
+  static async start({ converters = 1, env = {} }: SystemOptions = {}): Promise<EndToEndSystem> {
     const servers = await PrivateServers.start();
     const cleanup: (() => Promise<void>)[] = [() => servers.close()];
     try {
@@ -215,6 +228,10 @@ export class EndToEndSystem {
         notificationAmqp,
         tempRoot,
       );
+      system.overrides = env;
+      cleanup.push(async () => {
+        await Promise.all(system.processes.map((running) => running.kill('SIGKILL')));
+      });
       await system.mongo.connect();
       cleanup.push(() => system.mongo.close());
       system.auth = await system.startService('auth');
@@ -241,7 +258,11 @@ export class EndToEndSystem {
   }
 
   /** The environment of `service`, as its Kubernetes manifest would give it. */
-  env(service: string, port = 0): Record<string, string> {
+  env(service: ServiceName, port = 0): Record<string, string> {
+    return { ...this.#baseEnv(service, port), ...this.overrides?.[service] };
+  }
+
+  #baseEnv(service: ServiceName, port: number): Record<string, string> {
     const common = {
       NODE_ENV: 'test',
       LOG_LEVEL: 'info',
@@ -288,12 +309,10 @@ export class EndToEndSystem {
           DOWNLOAD_LINK_SECRET: LINK_SECRET,
           SHUTDOWN_GRACE_MS: '5000',
         };
-      default:
-        throw new Error(`unknown service ${service}`);
     }
   }
 
-  async startService(service: string, port = 0): Promise<ServiceProcess> {
+  async startService(service: ServiceName, port = 0): Promise<ServiceProcess> {
     const started = await spawnService(service, this.env(service, port));
     this.processes.push(started);
     return started;
@@ -420,13 +439,12 @@ export class EndToEndSystem {
     return `\nlogs of job ${jobId}:\n${lines.join('\n')}`;
   }
 
-  /** 'conversion finished' lines of every converter that ever ran, for `jobId`. */
-  conversionsFinished(jobId: string): number {
-    return this.processes.filter(
-      (running) =>
-        running.service === 'converter' &&
-        running.logs.some((line) => line.msg === 'conversion finished' && line.jobId === jobId),
-    ).length;
+  /** How many times any converter that ever ran logged `msg` for `jobId`. */
+  converterLogCount(jobId: string, msg: 'conversion started' | 'conversion finished'): number {
+    return this.processes
+      .filter((running) => running.service === 'converter')
+      .flatMap((running) => running.logs)
+      .filter((line) => line.msg === msg && line.jobId === jobId).length;
   }
 
   /** The converters (of all that ever ran) that finished at least one of `jobIds`. */
@@ -445,7 +463,11 @@ export class EndToEndSystem {
    * converted once, and exactly one email, or `failed` with a reason and one failure email;
    * nothing dead-lettered, no orphan files or chunks in GridFS, no temp files left.
    */
-  async assertSettled(accepted: Accepted[], timeoutMs = 90_000): Promise<JobDocument[]> {
+  async assertSettled(
+    accepted: Accepted[],
+    timeoutMs = 90_000,
+    { emailTotals = true }: { emailTotals?: boolean } = {},
+  ): Promise<JobDocument[]> {
     const settled: JobDocument[] = [];
     for (const { jobId } of accepted)
       settled.push(await this.waitForJob(jobId, undefined, timeoutMs));
@@ -465,15 +487,22 @@ export class EndToEndSystem {
     for (const { email } of accepted) {
       if (!byAddress.has(email)) byAddress.set(email, await this.mailbox.emailsTo(email));
     }
+    // Each address has one email per job of its owner, whatever else was uploaded before.
+    const jobsCollection = this.mongo.db('mp3converter').collection<JobDocument>('jobs');
+    for (const [address, emails] of emailTotals ? byAddress : []) {
+      const jobs = await jobsCollection.countDocuments({ ownerEmail: address });
+      assert.equal(emails.length, jobs, `${address}: ${emails.length} emails for ${jobs} jobs`);
+    }
     for (const [index, job] of settled.entries()) {
       const { email } = accepted[index]!;
       const kind = job.status === 'done' ? 'done' : 'failed';
+      // Every email of the job, of either kind: exactly one, of the kind its outcome calls for.
       const mine = byAddress
         .get(email)!
-        .filter((message) => message.headers['message-id']?.startsWith(`<${job._id}.${kind}@`));
-      assert.equal(
-        mine.length,
-        1,
+        .filter((message) => message.headers['message-id']?.startsWith(`<${job._id}.`));
+      assert.deepEqual(
+        mine.map((message) => message.headers['message-id']?.split('@')[0]),
+        [`<${job._id}.${kind}`],
         `job ${job._id} (${job.status}): ${mine.length} emails${this.logsOf(job._id)}`,
       );
       const mp3Files = await this.mp3s
@@ -482,7 +511,7 @@ export class EndToEndSystem {
       if (job.status === 'done') {
         assert.equal(mp3Files, 1, `job ${job._id}: ${mp3Files} MP3 files${this.logsOf(job._id)}`);
         assert.equal(
-          this.conversionsFinished(job._id),
+          this.converterLogCount(job._id, 'conversion finished'),
           1,
           `job ${job._id} converted more than once${this.logsOf(job._id)}`,
         );
@@ -496,8 +525,19 @@ export class EndToEndSystem {
     return settled;
   }
 
-  /** No dead letters, no GridFS file without its job, no chunk without its file, no temp files. */
+  /** Every job ended, no dead letters, no GridFS file without its job, no chunk without its file, no temp files. */
   async assertClean(): Promise<void> {
+    // No job left behind: each ended, none half-deleted.
+    const unfinished = await this.mongo
+      .db('mp3converter')
+      .collection<JobDocument>('jobs')
+      .find({ $or: [{ status: { $nin: ['done', 'failed'] } }, { deletedAt: { $exists: true } }] })
+      .toArray();
+    assert.deepEqual(
+      unfinished.map((job) => `${job._id}: ${job.status}${job.deletedAt ? ' (deleted)' : ''}`),
+      [],
+      'jobs that did not end',
+    );
     const connection = await amqplib.connect(this.servers.amqpUrl);
     try {
       const channel = await connection.createChannel();

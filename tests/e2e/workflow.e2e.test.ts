@@ -57,8 +57,11 @@ before(async () => {
 });
 
 after(async () => {
-  await system.stop();
-  await rm(dir, { recursive: true, force: true });
+  try {
+    await system.stop();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 describe('the curl workflow', () => {
@@ -73,15 +76,26 @@ describe('the curl workflow', () => {
         .replaceAll('me@example.com', address),
       dir,
     );
-    assert.match(output, /"status":"queued"/);
+    // The first upload's answer: its job.
+    const firstJob = /"jobId":"([^"]+)"/.exec(output)?.[1];
+    assert.ok(firstJob, output);
     // `curl -OJ` saved the MP3 under the name the gateway gave it.
     const mp3 = await probeMedia(join(dir, 'video.mp3'));
     assert.equal(mp3.formatName, 'mp3');
     assert.ok(Math.abs(mp3.durationSeconds - 20) < 0.2, `duration ${mp3.durationSeconds}`);
     // The first upload's email (the second job is deleted by the block's last command, maybe
-    // before its email went out).
-    const [email] = await system.mailbox.waitForEmails(address, 1);
-    assert.match(email!.subject, /^MP3 Download: video\.mp4$/);
+    // before its email went out), and the first job done with one MP3 and that one email.
+    await system.mailbox.waitForEmails(address, 1, 60_000);
+    const [job] = await system.assertSettled([{ jobId: firstJob, email: address }], undefined, {
+      // The deleted job's email may or may not have gone out before the delete.
+      emailTotals: false,
+    });
+    assert.equal(job!.status, 'done');
+    const emails = await system.mailbox.emailsTo(address);
+    const mine = emails.filter((email) =>
+      email.headers['message-id']?.startsWith(`<${firstJob}.done@`),
+    );
+    assert.equal(mine[0]?.subject, 'MP3 Download: video.mp4');
   });
 
   it('gives the fid in the email; curl downloads that MP3 with the token, another user gets 404', async () => {
@@ -128,6 +142,9 @@ describe('competing converters', () => {
       jobs.map((job) => job.status),
       jobs.map(() => 'done'),
     );
+    for (const { jobId } of accepted) {
+      assert.equal(system.converterLogCount(jobId, 'conversion started'), 1, system.logsOf(jobId));
+    }
     const workers = system.convertersThatWorked(accepted.map((job) => job.jobId));
     assert.ok(workers > 1, `only ${workers} converter did the work`);
     for (const user of users) {

@@ -26,6 +26,11 @@ const schema = z
     AMQP_PUBLISH_TIMEOUT_MS: env.positiveInt(5_000),
     /** Largest video accepted, in bytes (default 2 GiB): past it the answer is 413. */
     MAX_UPLOAD_BYTES: env.positiveInt(2 * GiB),
+    /**
+     * Uploads taken at once; past it the answer is 503 with Retry-After, before the body is
+     * read. Each upload under way holds 2-3 MiB of buffers, so this bounds the gateway's memory.
+     */
+    MAX_CONCURRENT_UPLOADS: env.positiveInt(32),
     /** A whole upload request may take this long (default 1 hour: 2 GiB at about 600 KB/s). */
     UPLOAD_TIMEOUT_MS: env.positiveInt(60 * 60 * 1000),
     /** Every request but an upload must have sent its whole body within this time. */
@@ -60,7 +65,11 @@ const schema = z
       jobsDatabase: c.MONGO_JOBS_DATABASE,
     },
     amqp: { url: c.AMQP_URL, publishTimeoutMs: c.AMQP_PUBLISH_TIMEOUT_MS },
-    upload: { maxBytes: c.MAX_UPLOAD_BYTES, idleTimeoutMs: c.UPLOAD_IDLE_TIMEOUT_MS },
+    upload: {
+      maxBytes: c.MAX_UPLOAD_BYTES,
+      idleTimeoutMs: c.UPLOAD_IDLE_TIMEOUT_MS,
+      maxConcurrent: c.MAX_CONCURRENT_UPLOADS,
+    },
     maintenanceIntervalMs: c.MAINTENANCE_INTERVAL_MS,
     links: { secret: c.DOWNLOAD_LINK_SECRET, ttlSeconds: c.JOB_LINK_TTL_SECONDS },
   }));

@@ -152,7 +152,9 @@ export const openApiDocument = {
           `requested. Without \`bitrate\` or \`quality\` the MP3 is constant bitrate ${DEFAULT_BITRATE_KBPS} kbit/s;`,
           "give one of them, not both. The largest file accepted is the server's",
           '`MAX_UPLOAD_BYTES`, by default 2 GiB (2147483648 bytes). Any failure removes what was',
-          'stored; after a 503 the upload may simply be repeated.',
+          'stored; after a 503 the upload may simply be repeated. A gateway takes',
+          '`MAX_CONCURRENT_UPLOADS` (by default 32) at once; past that it answers 503',
+          '`TOO_MANY_UPLOADS` before reading the body.',
         ].join(' '),
         security: bearer,
         requestBody: {
@@ -583,7 +585,7 @@ export const openApiDocument = {
       },
       Unavailable: {
         description:
-          'A dependency (MongoDB, RabbitMQ, auth) is unavailable (`DEPENDENCY_UNAVAILABLE`): try again after `Retry-After`.',
+          'A dependency (MongoDB, RabbitMQ, auth) is unavailable (`DEPENDENCY_UNAVAILABLE`), or, for an upload, the gateway takes as many as it can (`TOO_MANY_UPLOADS`): try again after `Retry-After`.',
         headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } },
         content: problemJson,
       },

@@ -122,6 +122,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         links,
         maxBytes: config.upload.maxBytes,
         idleTimeoutMs: config.upload.idleTimeoutMs,
+        maxConcurrent: config.upload.maxConcurrent,
         metrics,
         inFlight: uploadsInFlight,
         log,

@@ -17,6 +17,7 @@ import {
   BadRequestError,
   DependencyUnavailableError,
   PayloadTooLargeError,
+  TransientError,
   ValidationError,
 } from '@mp3converter/errors';
 import { deleteFile, type FileBucket } from '@mp3converter/gridfs';
@@ -36,6 +37,8 @@ export interface UploadRoutesDeps {
   links: LinkSettings;
   maxBytes: number;
   idleTimeoutMs: number;
+  /** Uploads taken at once; more are refused with 503 before their body is read. */
+  maxConcurrent: number;
   metrics: GatewayMetrics;
   /**
    * Uploads being handled, each until its files and job are in their final state (stored and
@@ -99,15 +102,27 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
   const { amqp, jobs, videos, metrics } = deps;
   const log = deps.log.child({ module: 'upload' });
   const router = Router();
+  // Uploads holding a slot now: from the checks below until their job is queued or refused.
+  let taking = 0;
 
   router.post('/upload', authenticate(deps.auth), async (req, res) => {
     const user = currentUser(res);
     let outcome: UploadOutcome = 'failed';
     const finished = Promise.withResolvers<undefined>();
     deps.inFlight.add(finished.promise);
+    let slot = false;
     try {
       // Refused before a byte is read: with the broker gone the job could not be queued.
       if (!amqp.isConnected()) throw new DependencyUnavailableError('rabbitmq');
+      // Each upload under way holds buffers: past the limit, memory would grow with the crowd.
+      if (taking >= deps.maxConcurrent) {
+        throw new TransientError(
+          'TOO_MANY_UPLOADS',
+          'the server is taking as many uploads as it can; try again in a few seconds',
+        );
+      }
+      taking += 1;
+      slot = true;
       const declared = Number(req.get('content-length'));
       if (Number.isFinite(declared) && declared > deps.maxBytes + MULTIPART_OVERHEAD_BYTES) {
         throw new PayloadTooLargeError(
@@ -139,6 +154,7 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
       outcome = uploadOutcome(error);
       throw error;
     } finally {
+      if (slot) taking -= 1;
       metrics.upload(outcome);
       deps.inFlight.delete(finished.promise);
       finished.resolve(undefined);

@@ -407,6 +407,7 @@ describe('the OpenAPI document', () => {
           links,
           maxBytes: 1,
           idleTimeoutMs: 1,
+          maxConcurrent: 1,
           inFlight: new Set(),
           metrics,
           log,

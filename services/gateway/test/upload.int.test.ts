@@ -553,6 +553,48 @@ describe('POST /upload: size limit, clients that go away or stall', () => {
   });
 });
 
+describe('POST /upload: uploads at once', () => {
+  before(async () => {
+    await system.restartGateway({ MAX_CONCURRENT_UPLOADS: '2' });
+  });
+  after(async () => {
+    await system.restartGateway();
+  });
+  beforeEach(clean);
+
+  it('refuses an upload past MAX_CONCURRENT_UPLOADS with 503 and Retry-After, and takes one again when a slot frees', async () => {
+    const head = Buffer.concat([partHead(file(Buffer.alloc(0))), randomBytes(700_000)]);
+    const first = startPartialUpload(head, head.length + 300_000);
+    const second = startPartialUpload(head, head.length + 300_000);
+    try {
+      // Both are being stored: each holds a slot.
+      await waitFor(
+        async () => (await system.videos.collection('fs.chunks').distinct('files_id')).length === 2,
+        { what: 'two uploads being written' },
+      );
+      const refused = await upload(videoForm(randomBytes(1000)));
+      await expectProblem(refused, 503, 'TOO_MANY_UPLOADS');
+      assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
+
+      const abortedBefore = await uploadsTotal('aborted');
+      first.req.destroy();
+      await waitFor(async () => (await uploadsTotal('aborted')) === abortedBefore + 1, {
+        what: 'the first upload to end',
+      });
+      const accepted = await upload(videoForm(randomBytes(1000)));
+      assert.equal(accepted.status, 202, await accepted.text());
+    } finally {
+      first.req.destroy();
+      second.req.destroy();
+      await Promise.all([first.outcome, second.outcome]);
+    }
+    await waitFor(async () => (await system.videos.collection('fs.files').countDocuments()) === 1, {
+      what: 'only the accepted upload kept',
+    });
+    await waitFor(async () => (await chunkCount()) === 1, { what: 'the partial uploads removed' });
+  });
+});
+
 describe('POST /upload: gateway shutdown', () => {
   before(async () => {
     await system.restartGateway({ SHUTDOWN_GRACE_MS: '300' });

@@ -18,8 +18,8 @@ export interface NotifyDeps {
   links: { publicBaseUrl: string; secret: string; ttlSeconds: number };
   /** The domain of the Message-IDs: the sender address's. */
   messageIdDomain: string;
-  /** How long one send may take: the handler's time limit, which the lease outlasts. */
-  sendLimitMs: number;
+  /** How much longer a lease lasts than its attempt may: a send ends this long before it. */
+  leaseMarginMs: number;
   log: Logger;
 }
 
@@ -138,7 +138,7 @@ async function notify(
       to: job.ownerEmail,
       messageId,
       ...email,
-      signal: sendSignal(context.signal, deps.sendLimitMs),
+      signal: sendSignal(context.signal, lease.leaseUntil.getTime() - deps.leaseMarginMs),
     });
     deps.metrics.sent((performance.now() - started) / 1000, true);
   } catch (error) {
@@ -174,13 +174,14 @@ async function notify(
 }
 
 /**
- * What aborts a send once it has begun: the handler's time limit and a stop, not its channel
- * closing. The message then comes back to another attempt, which waits while this one holds
- * the lease; giving up a send the server may already have taken would have that attempt send
- * the email a second time. Since the consumer no longer times a handler whose channel closed,
- * the send keeps its own limit, the handler's, which the lease outlasts.
+ * What aborts a send once it has begun: the handler's time limit, its consumer stopping, and
+ * the lease running low, but not its channel closing. The message then comes back to another
+ * attempt, which waits while this one holds the lease; giving up a send the server may already
+ * have taken would have that attempt send the email a second time. The consumer no longer
+ * times a handler whose channel closed, so the send ends on its own a lease margin before the
+ * lease does (`untilMs`), and no other attempt can take the lease over while it runs.
  */
-function sendSignal(handler: AbortSignal, limitMs: number): AbortSignal {
+function sendSignal(handler: AbortSignal, untilMs: number): AbortSignal {
   if (handler.aborted) return handler;
   const controller = new AbortController();
   handler.addEventListener(
@@ -192,7 +193,10 @@ function sendSignal(handler: AbortSignal, limitMs: number): AbortSignal {
     },
     { once: true },
   );
-  return AbortSignal.any([controller.signal, AbortSignal.timeout(limitMs)]);
+  return AbortSignal.any([
+    controller.signal,
+    AbortSignal.timeout(Math.max(0, untilMs - Date.now())),
+  ]);
 }
 
 /** Runs `record` until it succeeds, waiting out MongoDB outages until shortly before `until`. */

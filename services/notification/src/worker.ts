@@ -121,7 +121,7 @@ export async function startNotifier(config: NotificationConfig, log: Logger): Pr
       metrics,
       links: config.links,
       messageIdDomain: config.mail.fromAddress.slice(config.mail.fromAddress.lastIndexOf('@') + 1),
-      sendLimitMs: handlerTimeoutMs,
+      leaseMarginMs: LEASE_MARGIN_MS,
       log,
     };
     const options = {
