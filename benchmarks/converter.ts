@@ -4,7 +4,8 @@
 // (scripts/bench starts and installs them). Usage: node benchmarks/converter.ts
 // Human-readable lines as it goes; the last stdout line is one JSON object with every number.
 //
-// Other benchmarks can join the same JSON: import runConverterBenchmark and spread its result.
+// benchmarks/all.ts (what ./scripts/bench runs) spreads its result into one JSON with the
+// others'; the helpers below are exported for benchmarks/original.ts.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
@@ -12,7 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConverterTestSystem, type ConverterProcess } from '../services/converter/test/support.ts';
+import {
+  ConverterTestSystem,
+  type ConverterProcess,
+  type SubmitOptions,
+} from '../services/converter/test/support.ts';
 
 /** Every number this benchmark produces (seconds, MiB, ratios), flat so that others can be added. */
 export interface ConverterBenchmarkResult {
@@ -70,43 +75,36 @@ const VIDEO_SECONDS = 600;
 const CLIP_SECONDS = 120;
 const SCALING_JOBS = 8;
 const RUNS = 5;
-/** The bare ffmpeg command: the converter's default options (CBR 192 kbit/s, first audio stream). */
-const bareArgs = (input: string, output: string): string[] => [
+/** The bare ffmpeg command: the converter's options (CBR, 192 kbit/s by default; first audio stream). */
+const bareArgs = (input: string, output: string, kbps: number): string[] => [
   ...['-hide_banner', '-nostdin', '-y', '-i', input],
-  ...['-map', '0:a:0', '-vn', '-c:a', 'libmp3lame', '-b:a', '192k', output],
+  ...['-map', '0:a:0', '-vn', '-c:a', 'libmp3lame', '-b:a', `${kbps}k`, output],
 ];
-const MiB = 1024 * 1024;
+export const MiB = 1024 * 1024;
 
 type Job = NonNullable<Awaited<ReturnType<ConverterTestSystem['jobs']['findAny']>>>;
 type Publish = ConverterTestSystem['amqp']['publish'];
-type Log = (line: string) => void;
+export type Log = (line: string) => void;
+type ConversionOptions = NonNullable<SubmitOptions['options']>;
 
-export async function runConverterBenchmark(
-  log: Log = (line) => {
-    console.log(line);
-  },
-): Promise<ConverterBenchmarkResult> {
+export const logLine: Log = (line) => {
+  console.log(line);
+};
+
+export async function runConverterBenchmark(log: Log = logLine): Promise<ConverterBenchmarkResult> {
   const children = new Set<ChildProcess>();
   let dir: string | undefined;
   let system: ConverterTestSystem | undefined;
-  let cleaning: Promise<void> | undefined;
-  const cleanup = (): Promise<void> =>
-    (cleaning ??= (async () => {
-      for (const child of children) child.kill('SIGKILL');
-      try {
-        await system?.stop();
-      } finally {
-        if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-      }
-    })());
-  // Ctrl-C or a SIGTERM: drop the vhost, the databases and the files before going.
-  const onSignal = (signal: NodeJS.Signals): void => {
-    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  const cleanup = async (): Promise<void> => {
+    for (const child of children) child.kill('SIGKILL');
+    try {
+      await system?.stop();
+    } finally {
+      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    }
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
 
-  try {
+  return withCleanup(cleanup, async () => {
     const quietStart = await cpuSnapshot();
     await sleep(2000);
     const quietEnd = await cpuSnapshot();
@@ -226,8 +224,28 @@ export async function runConverterBenchmark(
       ffmpeg_cli_jobs_per_minute_2: round((SCALING_JOBS / cliTwo) * 60, 2),
       ffmpeg_cli_scaling_2v1: round(cliOne / cliTwo, 3),
     };
+  });
+}
+
+/**
+ * Runs `body`, then `cleanup` once, however `body` ends; on Ctrl-C or a SIGTERM meanwhile,
+ * `cleanup` (drop the vhost, the databases and the files) and exit.
+ */
+export async function withCleanup<T>(
+  cleanup: () => Promise<void>,
+  body: () => Promise<T>,
+): Promise<T> {
+  let cleaning: Promise<void> | undefined;
+  const once = (): Promise<void> => (cleaning ??= cleanup());
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void once().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await body();
   } finally {
-    await cleanup();
+    await once();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -243,7 +261,7 @@ export async function runConverterBenchmark(
  * frames and 2 minutes of audio are ever encoded, yet the files have realistic sizes, which
  * matters: the converter downloads the whole video from GridFS and ffmpeg demuxes all of it.
  */
-async function generateMedia(
+export async function generateMedia(
   dir: string,
   children: Set<ChildProcess>,
 ): Promise<{ clip: string; video: string }> {
@@ -289,7 +307,7 @@ async function generateMedia(
 
 // ------------------------------------------------------------------------------ measurements
 
-interface ConverterRun {
+export interface ConverterRun {
   seconds: number;
   seenSeconds: number;
   queueSeconds: number;
@@ -300,6 +318,9 @@ interface ConverterRun {
   readyRssMiB: number;
   peakRssMiB: number;
   ffmpegPeakRssMiB: number;
+  /** User + system CPU of the converter and its ffmpeg, publish → 'conversion finished'. */
+  cpuSeconds: number;
+  mp3Bytes: number;
   ffmpegPath: string;
   ffmpegVersion: string;
 }
@@ -310,8 +331,12 @@ interface ConverterRun {
  * `finishedAt`, which the converter writes in the same update that makes the job `done`, after
  * its MP3 is stored. Both are this machine's clock; neither depends on a polling interval.
  */
-async function convertOnce(system: ConverterTestSystem, video: string): Promise<ConverterRun> {
-  const staged = await stage(system, video, 'ten-minutes.mp4');
+export async function convertOnce(
+  system: ConverterTestSystem,
+  video: string,
+  options?: ConversionOptions,
+): Promise<ConverterRun> {
+  const staged = await stage(system, video, 'ten-minutes.mp4', options);
   const converter = await system.spawnConverter();
   try {
     const pid = converter.child.pid;
@@ -319,11 +344,14 @@ async function convertOnce(system: ConverterTestSystem, video: string): Promise<
     const found = await converter.waitForLog('ffmpeg found');
     const readyRss = await procStatusKiB(pid, 'VmRSS');
     const ffmpegPeak = watchChildrenPeak(pid);
+    // The converter reaps its ffmpeg before it stores the MP3, so cutime + cstime hold it.
+    const cpuBefore = processTicks(await readFile(`/proc/${pid}/stat`, 'utf8'), true);
     const publishedAt = Date.now();
     const started = performance.now();
     await staged.publish();
     const [finished] = await waitForFinished([converter], 1, 10 * 60_000);
     const seenSeconds = seconds(started);
+    const cpuAfter = processTicks(await readFile(`/proc/${pid}/stat`, 'utf8'), true);
     const peakRss = await procStatusKiB(pid, 'VmHWM');
     const ffmpegPeakKiB = await ffmpegPeak.stop();
     const job = await doneJob(system, staged.jobId);
@@ -338,6 +366,8 @@ async function convertOnce(system: ConverterTestSystem, video: string): Promise<
       readyRssMiB: readyRss / 1024,
       peakRssMiB: peakRss / 1024,
       ffmpegPeakRssMiB: ffmpegPeakKiB / 1024,
+      cpuSeconds: (cpuAfter - cpuBefore) / USER_HZ,
+      mp3Bytes: job.mp3?.size ?? Number.NaN,
       ffmpegPath: String(found.path),
       ffmpegVersion: String(found.version),
     };
@@ -347,20 +377,21 @@ async function convertOnce(system: ConverterTestSystem, video: string): Promise<
 }
 
 /** Seconds for the bare ffmpeg command to convert the local file `jobs` times, `parallel` at a time. */
-async function bareFfmpeg(
+export async function bareFfmpeg(
   ffmpeg: string,
   video: string,
   dir: string,
   jobs: number,
   parallel: number,
   children: Set<ChildProcess>,
+  kbps = 192,
 ): Promise<number> {
   let next = 0;
   const lane = async (n: number): Promise<void> => {
     const output = join(dir, `bare-${n}.mp3`);
     while (next < jobs) {
       next++; // taken before the await, so that the lanes share out exactly `jobs` runs
-      await run(ffmpeg, bareArgs(video, output), children);
+      await run(ffmpeg, bareArgs(video, output, kbps), children);
     }
     await rm(output, { force: true });
   };
@@ -414,7 +445,12 @@ interface Staged {
  * confirmed) when `publish()` is called. This keeps the upload, which the gateway finishes
  * before it publishes too, out of the timed windows without copying submit.
  */
-async function stage(system: ConverterTestSystem, path: string, filename: string): Promise<Staged> {
+async function stage(
+  system: ConverterTestSystem,
+  path: string,
+  filename: string,
+  options?: ConversionOptions,
+): Promise<Staged> {
   const amqp = system.amqp;
   const publish = amqp.publish.bind(amqp);
   let held: (() => Promise<unknown>) | undefined;
@@ -425,7 +461,7 @@ async function stage(system: ConverterTestSystem, path: string, filename: string
   amqp.publish = hold;
   let jobId: string;
   try {
-    jobId = await system.submit(path, { filename });
+    jobId = await system.submit(path, options === undefined ? { filename } : { filename, options });
   } finally {
     Reflect.deleteProperty(amqp, 'publish'); // back to the class's method
   }
@@ -500,7 +536,7 @@ async function procStatusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<num
 }
 
 /** Samples the peak RSS of `pid`'s child processes (its ffmpeg) every 100 ms. */
-function watchChildrenPeak(pid: number): { stop(): Promise<number> } {
+export function watchChildrenPeak(pid: number): { stop(): Promise<number> } {
   let peak = 0;
   const stopped = new AbortController();
   const sample = async (): Promise<void> => {
@@ -530,11 +566,26 @@ function watchChildrenPeak(pid: number): { stop(): Promise<number> } {
   };
 }
 
-/** Runs a command (argument array, no shell); rejects with the tail of its stderr. */
-function run(command: string, args: string[], children: Set<ChildProcess>): Promise<void> {
+/**
+ * Runs a command (argument array, no shell; `env`, else this process's environment); resolves
+ * with the last 64 KiB of its stdout, rejects with the tail of its stderr. `spawned` gets the
+ * process as soon as it is started.
+ */
+export function run(
+  command: string,
+  args: string[],
+  children: Set<ChildProcess>,
+  { env, spawned }: { env?: NodeJS.ProcessEnv; spawned?: (child: ChildProcess) => void } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     children.add(child);
+    spawned?.(child);
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (data: string) => {
+      stdout = (stdout + data).slice(-64 * 1024);
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (data: string) => {
@@ -546,14 +597,14 @@ function run(command: string, args: string[], children: Set<ChildProcess>): Prom
     });
     child.once('close', (code, signal) => {
       children.delete(child);
-      if (code === 0) resolve();
+      if (code === 0) resolve(stdout);
       else
         reject(new Error(`${command} ${args.join(' ')} ended with ${code ?? signal}:\n${stderr}`));
     });
   });
 }
 
-interface CpuSnapshot {
+export interface CpuSnapshot {
   /** Ticks of the whole machine (user to steal), and of them idle or waiting for I/O. */
   total: number;
   idle: number;
@@ -564,9 +615,11 @@ interface CpuSnapshot {
 }
 
 const SERVERS = /secantusd|beam\.smp|mariadbd|maildev/;
+/** The unit of /proc's CPU times: sysconf(_SC_CLK_TCK), 100 on every Linux architecture in use. */
+const USER_HZ = 100;
 
 /** CPU time so far, from /proc (all in the kernel's USER_HZ ticks). */
-async function cpuSnapshot(): Promise<CpuSnapshot> {
+export async function cpuSnapshot(): Promise<CpuSnapshot> {
   // The first line of /proc/stat: cpu user nice system idle iowait irq softirq steal guest...;
   // guest time is already counted in user.
   const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
@@ -605,24 +658,24 @@ function processTicks(stat: string, children: boolean): number {
  * none of our child processes ran: neither ours nor the servers'. Other work (another test run
  * on the same machine) skews every number, the scaling most.
  */
-function otherCpuPercent(before: CpuSnapshot, after: CpuSnapshot): number {
+export function otherCpuPercent(before: CpuSnapshot, after: CpuSnapshot): number {
   const busy = after.total - after.idle - (before.total - before.idle);
   const other = busy - (after.ours - before.ours) - (after.servers - before.servers);
   return (100 * Math.max(0, other)) / Math.max(1, after.total - before.total);
 }
 
-function seconds(since: number): number {
+export function seconds(since: number): number {
   return (performance.now() - since) / 1000;
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   const upper = sorted[middle] ?? Number.NaN;
   return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? Number.NaN) + upper) / 2;
 }
 
-function round(value: number, digits: number): number {
+export function round(value: number, digits: number): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
 }
