@@ -28,6 +28,7 @@ import {
   type TestDatabase,
 } from '@mp3converter/testkit';
 import amqplib from 'amqplib';
+import { waitForJobIn, waitMidConversionIn } from '../../services/converter/test/support.ts';
 import { MongoClient, type Db } from 'mongodb';
 
 const run = promisify(execFile);
@@ -403,24 +404,12 @@ export class EndToEndSystem {
     statuses: JobDocument['status'][] = ['done', 'failed'],
     timeoutMs = 60_000,
   ): Promise<JobDocument> {
-    return waitFor(
-      async () => {
-        const job = await this.jobs.findAny(jobId);
-        return job !== undefined && statuses.includes(job.status) ? job : undefined;
-      },
-      { timeoutMs, intervalMs: 100, what: `job ${jobId} to be ${statuses.join(' or ')}` },
-    );
+    return waitForJobIn(this.jobs, jobId, statuses, timeoutMs);
   }
 
   /** Waits until ffmpeg is working on the job, far from finished. */
   async waitMidConversion(jobId: string): Promise<void> {
-    await waitFor(
-      async () => {
-        const job = await this.jobs.findAny(jobId);
-        return job?.status === 'converting' && job.progress > 0 && job.progress < 80;
-      },
-      { timeoutMs: 30_000, intervalMs: 20, what: `job ${jobId} mid-conversion` },
-    );
+    await waitMidConversionIn(this.jobs, jobId);
   }
 
   /** Every process's log lines about `jobId`, one per line, for assertion messages. */
@@ -612,6 +601,14 @@ export class EndToEndSystem {
     for (const step of steps) await step().catch((error: unknown) => errors.push(error));
     if (errors.length > 0) throw new AggregateError(errors, 'stopping the end-to-end system');
   }
+}
+
+/** Asserts that every job is `done` (naming those that are not). */
+export function assertAllDone(jobs: JobDocument[]): void {
+  assert.deepEqual(
+    jobs.filter((job) => job.status !== 'done').map((job) => `${job._id}: ${job.status}`),
+    [],
+  );
 }
 
 export function basicAuth(email: string, password: string): string {

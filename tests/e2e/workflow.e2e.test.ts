@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { probeMedia } from '@mp3converter/testkit';
-import { EndToEndSystem, readBytes, type Accepted } from './system.ts';
+import { EndToEndSystem, assertAllDone, readBytes, type Accepted } from './system.ts';
 
 const run = promisify(execFile);
 const README = fileURLToPath(new URL('../../README.md', import.meta.url));
@@ -138,10 +138,7 @@ describe('competing converters', () => {
     const users = await Promise.all(Array.from({ length: 12 }, () => system.signUp()));
     const accepted = await Promise.all(users.map((user) => system.accept(user, content)));
     const jobs = await system.assertSettled(accepted);
-    assert.deepEqual(
-      jobs.map((job) => job.status),
-      jobs.map(() => 'done'),
-    );
+    assertAllDone(jobs);
     for (const { jobId } of accepted) {
       assert.equal(system.converterLogCount(jobId, 'conversion started'), 1, system.logsOf(jobId));
     }

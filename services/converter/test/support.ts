@@ -181,24 +181,12 @@ export class ConverterTestSystem {
     statuses: readonly JobStatus[] = ['done', 'failed'],
     timeoutMs = 60_000,
   ): Promise<JobDocument> {
-    return waitFor(
-      async () => {
-        const job = await this.jobs.findAny(jobId);
-        return job !== undefined && statuses.includes(job.status) ? job : undefined;
-      },
-      { timeoutMs, intervalMs: 100, what: `job ${jobId} to be ${statuses.join(' or ')}` },
-    );
+    return waitForJobIn(this.jobs, jobId, statuses, timeoutMs);
   }
 
   /** Waits until ffmpeg is running on the job: progress recorded, far from finished. */
   async waitMidConversion(jobId: string): Promise<void> {
-    await waitFor(
-      async () => {
-        const job = await this.jobs.findAny(jobId);
-        return job?.status === 'converting' && job.progress > 0 && job.progress < 90;
-      },
-      { timeoutMs: 30_000, intervalMs: 20, what: `job ${jobId} mid-conversion` },
-    );
+    await waitMidConversionIn(this.jobs, jobId);
   }
 
   /** Takes every message now in `queue` (they are gone afterwards), parsed. */
@@ -286,6 +274,33 @@ export class ConverterTestSystem {
     await this.mongo.close();
     await rm(this.tempRoot, { recursive: true, force: true });
   }
+}
+
+/** Waits until the job in `jobs` reaches one of `statuses` (the end-to-end tests use it too). */
+export async function waitForJobIn(
+  jobs: JobStore,
+  jobId: string,
+  statuses: readonly JobStatus[] = ['done', 'failed'],
+  timeoutMs = 60_000,
+): Promise<JobDocument> {
+  return waitFor(
+    async () => {
+      const job = await jobs.findAny(jobId);
+      return job !== undefined && statuses.includes(job.status) ? job : undefined;
+    },
+    { timeoutMs, intervalMs: 100, what: `job ${jobId} to be ${statuses.join(' or ')}` },
+  );
+}
+
+/** Waits until ffmpeg is running on the job: progress recorded, far from finished. */
+export async function waitMidConversionIn(jobs: JobStore, jobId: string): Promise<void> {
+  await waitFor(
+    async () => {
+      const job = await jobs.findAny(jobId);
+      return job?.status === 'converting' && job.progress > 0 && job.progress < 80;
+    },
+    { timeoutMs: 30_000, intervalMs: 20, what: `job ${jobId} mid-conversion` },
+  );
 }
 
 /** Bytes of a file on disk. */
