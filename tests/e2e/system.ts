@@ -128,6 +128,7 @@ export class PrivateServers {
   async #script(action: 'start' | 'stop', names: ServerName[]): Promise<void> {
     try {
       await run('bash', [SERVER_SH, action, ...names], {
+        // The scripts run with this process's environment (HOME, PATH), the ports moved.
         env: { ...process.env, ...this.env },
         timeout: 300_000,
       });

@@ -16,6 +16,9 @@ export const testServers = {
   mailboxUrl: env.TEST_MAILBOX_URL ?? 'http://127.0.0.1:1080',
 } as const;
 
+/** The PATH the project's services are started with (they find ffmpeg on it). */
+export const servicePath: string = env.PATH ?? '';
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** TEST_LOG_LEVEL=debug shows the logs of the code under test; silent by default. */
 export const testLogLevel: (typeof LOG_LEVELS)[number] =

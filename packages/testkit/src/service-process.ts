@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { servicePath } from './env.ts';
 import { serviceNodeOptions } from './node-options.ts';
 
 /** A log line of a service (pino JSON), parsed; a line that is not JSON becomes `{ msg }`. */
@@ -39,7 +40,7 @@ export async function spawnService(
 ): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [`${servicesRoot}${service}/src/main.ts`], {
     cwd: `${servicesRoot}${service}`,
-    env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: serviceNodeOptions(service), ...env },
+    env: { PATH: servicePath, NODE_OPTIONS: serviceNodeOptions(service), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];
