@@ -9,7 +9,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { generateMedia, waitFor } from '@mp3converter/testkit';
 import { EndToEndSystem, assertAllDone, basicAuth, readBytes, type Accepted } from './system.ts';
 
@@ -78,14 +77,24 @@ describe('faults survived', () => {
     // Uploads keep coming while the broker goes down: each is accepted or refused cleanly.
     const outage = new AbortController();
     const during: { status: number; retryAfter: string | null }[] = [];
+    // Each accepted upload waits until a converter took its job or the gateway saw the broker
+    // go; the first refusal ends the loop (the outage has reached the uploads).
+    const takenOrBrokerGone = async (jobId: string): Promise<boolean> =>
+      (await system.jobs.findAny(jobId))?.status !== 'queued' ||
+      (await fetch(`${system.url}/readyz`)).status === 503 ||
+      outage.signal.aborted;
     const uploader = (async () => {
       while (!outage.signal.aborted) {
         const answer = await system.upload(user, clip);
         during.push({ status: answer.status, retryAfter: answer.headers.get('retry-after') });
-        if (answer.status === 202)
-          accepted.push({ jobId: String(answer.body.jobId), email: user.email });
-        // Pacing, not a wait: a few uploads a second, not hundreds of jobs before the broker stops.
-        await sleep(300);
+        if (answer.status !== 202) break;
+        const jobId = String(answer.body.jobId);
+        accepted.push({ jobId, email: user.email });
+        await waitFor(() => takenOrBrokerGone(jobId), {
+          timeoutMs: 60_000,
+          intervalMs: 50,
+          what: `job ${jobId} taken, or the broker gone`,
+        });
       }
     })();
     try {
