@@ -40,11 +40,9 @@ export interface ConverterBenchmarkResult {
   convert_seen_seconds: number;
   /** Publish → job claimed by the converter (queueing, delivery, claim). */
   converter_queue_seconds: number;
-  /** The converter's own timing of the job: temp dir, download, ffmpeg, upload, `done`. */
+  /** The converter's own timing of the job: finding the video, ffmpeg, storing the MP3, `done`. */
   converter_total_seconds: number;
-  /** The converter's copy of the video from GridFS to its temp file. */
-  converter_fetch_seconds: number;
-  /** The converter's ffmpeg alone. */
+  /** The converter's ffmpeg alone, reading the video from GridFS as it goes. */
   converter_ffmpeg_seconds: number;
   /** convert_seconds minus the converter's ffmpeg, per run: what the converter adds. */
   converter_overhead_seconds: number;
@@ -145,9 +143,9 @@ export async function runConverterBenchmark(log: Log = logLine): Promise<Convert
       cliRuns.push(cli);
       log(
         `run ${run}/${RUNS}: converter ${converted.seconds.toFixed(2)} s` +
-          ` (queue ${converted.queueSeconds.toFixed(2)}, fetch ${converted.fetchSeconds.toFixed(2)},` +
+          ` (queue ${converted.queueSeconds.toFixed(2)},` +
           ` ffmpeg ${converted.ffmpegSeconds.toFixed(2)},` +
-          ` rest of the job ${(converted.totalSeconds - converted.ffmpegSeconds - converted.fetchSeconds).toFixed(2)}),` +
+          ` rest of the job ${(converted.totalSeconds - converted.ffmpegSeconds).toFixed(2)}),` +
           ` peak rss ${converted.peakRssMiB.toFixed(0)} MiB;  bare ffmpeg ${cli.toFixed(2)} s`,
       );
     }
@@ -191,7 +189,6 @@ export async function runConverterBenchmark(log: Log = logLine): Promise<Convert
       convert_seen_seconds: round(median(converterRuns.map((run) => run.seenSeconds)), 3),
       converter_queue_seconds: round(median(converterRuns.map((run) => run.queueSeconds)), 3),
       converter_total_seconds: round(median(converterRuns.map((run) => run.totalSeconds)), 3),
-      converter_fetch_seconds: round(median(converterRuns.map((run) => run.fetchSeconds)), 3),
       converter_ffmpeg_seconds: round(median(converterRuns.map((run) => run.ffmpegSeconds)), 3),
       converter_overhead_seconds: round(
         median(converterRuns.map((run) => run.seconds - run.ffmpegSeconds)),
@@ -312,7 +309,6 @@ export interface ConverterRun {
   seenSeconds: number;
   queueSeconds: number;
   totalSeconds: number;
-  fetchSeconds: number;
   ffmpegSeconds: number;
   audioSeconds: number;
   readyRssMiB: number;
@@ -360,7 +356,6 @@ export async function convertOnce(
       seenSeconds,
       queueSeconds: ((job.startedAt?.getTime() ?? Number.NaN) - publishedAt) / 1000,
       totalSeconds: Number(finished?.totalMs) / 1000,
-      fetchSeconds: Number(finished?.fetchMs) / 1000,
       ffmpegSeconds: Number(finished?.ffmpegMs) / 1000,
       audioSeconds: job.mp3?.durationSeconds ?? Number.NaN,
       readyRssMiB: readyRss / 1024,

@@ -6,7 +6,13 @@ import { performance } from 'node:perf_hooks';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MongoClient } from 'mongodb';
-import { deleteFile, openBucket, openDownload, uploadFromStream } from '@mp3converter/gridfs';
+import {
+  deleteFile,
+  findFile,
+  openBucket,
+  readStoredFile,
+  uploadFromStream,
+} from '@mp3converter/gridfs';
 import { testServers } from '@mp3converter/testkit';
 
 const sizes = process.argv.slice(2).map(Number);
@@ -41,8 +47,10 @@ try {
     const up = (performance.now() - start) / 1000;
     start = performance.now();
     let read = 0;
+    const stored = await findFile(bucket, file.id);
+    if (stored === undefined) throw new Error(`file ${file.id.toHexString()} not found`);
     await pipeline(
-      openDownload(bucket, file.id),
+      Readable.from(readStoredFile(bucket, stored)),
       new Writable({
         write(chunk: Buffer, _encoding, done) {
           read += chunk.length;

@@ -1,5 +1,5 @@
 export { FileBucket, deleteFile, findFile, openBucket, sweepOrphanChunks } from './bucket.ts';
-export { downloadToFile, openDownload } from './download.ts';
+export { readStoredFile } from './download.ts';
 export { FileTooLargeError } from './errors.ts';
 export { parseObjectId } from './object-id.ts';
 export {

@@ -1,9 +1,5 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
@@ -12,23 +8,16 @@ import { after, before, describe, it } from 'node:test';
 import { DependencyUnavailableError } from '@mp3converter/errors';
 import { connectMongo, isDuplicateKeyError, type MongoConnection } from '@mp3converter/mongo';
 import { startTcpProxy, testServers, waitFor, type TcpProxy } from '@mp3converter/testkit';
-import {
-  MongoClient,
-  MongoGridFSChunkError,
-  ObjectId,
-  type CommandStartedEvent,
-  type Db,
-} from 'mongodb';
+import { MongoClient, MongoGridFSChunkError, ObjectId, type Db } from 'mongodb';
 
 import {
   deleteFile,
-  downloadToFile,
   FileTooLargeError,
   findFile,
   openBucket,
-  openDownload,
   parseObjectId,
   parseRangeHeader,
+  readStoredFile,
   sweepOrphanChunks,
   uploadFromStream,
   type FileBucket,
@@ -66,9 +55,11 @@ function streamOf(bytes: Buffer, pieceSizes: number[] = [4096]): Readable {
   );
 }
 
-async function download(bucket: FileBucket, id: ObjectId, start?: number, end?: number) {
-  const range = start === undefined || end === undefined ? undefined : { start, end };
-  return buffer(openDownload(bucket, id, range));
+/** The whole stored file, as readStoredFile reads it. */
+async function download(bucket: FileBucket, id: ObjectId): Promise<Buffer> {
+  const file = await findFile(bucket, id);
+  assert.ok(file, `no file ${id.toHexString()}`);
+  return buffer(Readable.from(readStoredFile(bucket, file)));
 }
 
 async function counts(bucket: FileBucket, id?: ObjectId) {
@@ -121,7 +112,7 @@ describe('GridFS helpers against the Mongo-wire server', () => {
 
     started = performance.now();
     const hash = createHash('sha256');
-    await pipeline(openDownload(bucket, uploaded.id), hash);
+    await pipeline(Readable.from(readStoredFile(bucket, file)), hash);
     const downloadMs = performance.now() - started;
     assert.equal(hash.digest('hex'), sha256(source));
 
@@ -137,40 +128,6 @@ describe('GridFS helpers against the Mongo-wire server', () => {
     const chunkIndexes = await bucket.chunks.indexes();
     const chunksIndex = chunkIndexes.find((i) => JSON.stringify(i.key) === '{"files_id":1,"n":1}');
     assert.equal(chunksIndex?.unique, true);
-  });
-
-  it('serves byte ranges byte-identical, across chunk boundaries and inside one chunk', async () => {
-    const bucket = freshBucket(DEFAULT_CHUNK_SIZE);
-    const source = randomBytes(3 * DEFAULT_CHUNK_SIZE + 1000);
-    const { id } = await uploadFromStream(bucket, streamOf(source, [100_000]), {
-      filename: 'ranges.bin',
-    });
-    const c = DEFAULT_CHUNK_SIZE;
-    const ranges: [string, number, number][] = [
-      ['first byte', 0, 1],
-      ['last byte', source.length - 1, source.length],
-      ['inside one chunk', c + 5, c + 500],
-      ['exactly the second chunk', c, 2 * c],
-      ['across one boundary', c - 10, c + 10],
-      ['across several chunks', 100, 3 * c + 5],
-      ['into the short last chunk', 2 * c + 7, source.length],
-      ['the whole file', 0, source.length],
-    ];
-    for (const [what, start, end] of ranges) {
-      const got = await download(bucket, id, start, end);
-      assert.equal(got.length, end - start, what);
-      assert.ok(got.equals(source.subarray(start, end)), what);
-    }
-
-    for (const header of ['bytes=-700', `bytes=${c - 1}-`, 'bytes=10-20']) {
-      const parsed = parseRangeHeader(header, source.length);
-      assert.equal(parsed.kind, 'range', header);
-      const got = await buffer(openDownload(bucket, id, parsed.range));
-      assert.ok(got.equals(source.subarray(parsed.range.start, parsed.range.end)), header);
-    }
-
-    assert.throws(() => openDownload(bucket, id, { start: 5, end: 5 }), RangeError);
-    await assert.rejects(download(bucket, id, 0, source.length + 1), /must not be more than/);
   });
 
   it('finds files sorted by upload date, and by filename or metadata', async () => {
@@ -294,44 +251,16 @@ describe('GridFS helpers against the Mongo-wire server', () => {
       assert.equal(parseObjectId(garbage), undefined);
     }
   });
-
-  it('closes the chunks cursor when a download is destroyed early', async () => {
-    const bucket = freshBucket();
-    // More chunks than one cursor batch (101 documents), so the cursor stays open.
-    const { id } = await uploadFromStream(bucket, streamOf(randomBytes(300 * SMALL_CHUNK_SIZE)), {
-      filename: 'long.mp4',
-    });
-    const killed: CommandStartedEvent[] = [];
-    const onCommand = (event: CommandStartedEvent) => {
-      if (event.commandName === 'killCursors') killed.push(event);
-    };
-    client.on('commandStarted', onCommand);
-    try {
-      const stream = openDownload(bucket, id);
-      await once(stream, 'data'); // read the first chunk, then walk away
-      stream.destroy();
-      await waitFor(
-        () => killed.some((e) => e.command.killCursors === `${bucket.bucketName}.chunks`),
-        {
-          what: 'killCursors on the chunks collection',
-        },
-      );
-    } finally {
-      client.off('commandStarted', onCommand);
-    }
-  });
 });
 
-describe('downloadToFile', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mp3test-gridfs-'));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+describe('readStoredFile', () => {
+  async function read(...args: Parameters<typeof readStoredFile>): Promise<Buffer> {
+    const parts: Uint8Array[] = [];
+    for await (const part of readStoredFile(...args)) parts.push(part);
+    return Buffer.concat(parts);
+  }
 
-  /** Uploads `bytes` and resolves the files document downloadToFile takes. */
+  /** Uploads `bytes` and resolves the files document readStoredFile takes. */
   async function stored(bucket: FileBucket, bytes: Buffer) {
     const { id } = await uploadFromStream(bucket, streamOf(bytes), { filename: 'v.mp4' });
     const file = await findFile(bucket, id);
@@ -339,69 +268,124 @@ describe('downloadToFile', () => {
     return file;
   }
 
-  it('copies files byte-identical: many batches, a short last chunk, whole chunks, empty', async () => {
+  it('reads files whole, byte-identical: many windows, a short last chunk, whole chunks, empty', async () => {
     const bucket = freshBucket();
-    // 8 chunks per reply: 101 chunks take 13 replies.
+    // 8 chunks per window: 101 chunks take 13 queries.
     for (const size of [100 * SMALL_CHUNK_SIZE + 17, 40 * SMALL_CHUNK_SIZE, 1, 0]) {
       const bytes = randomBytes(size);
-      const path = join(dir, `copy-${size}`);
-      await downloadToFile(bucket, await stored(bucket, bytes), path);
-      assert.equal(sha256(await readFile(path)), sha256(bytes), `${size} bytes`);
+      const got = await read(bucket, await stored(bucket, bytes));
+      assert.equal(sha256(got), sha256(bytes), `${size} bytes`);
     }
   });
 
-  it('refuses a file with a missing, resized or extra chunk, and closes the cursor', async () => {
-    const killed: CommandStartedEvent[] = [];
-    const onCommand = (event: CommandStartedEvent) => {
-      if (event.commandName === 'killCursors') killed.push(event);
-    };
-    client.on('commandStarted', onCommand);
-    try {
-      const damages: [string, (bucket: FileBucket, id: ObjectId) => Promise<unknown>, RegExp][] = [
-        ['missing', (b, id) => b.chunks.deleteOne({ files_id: id, n: 5 }), /ChunkIsMissing/],
-        ['last missing', (b, id) => b.chunks.deleteOne({ files_id: id, n: 59 }), /ChunkIsMissing/],
-        [
-          'resized',
-          (b, id) =>
-            b.chunks.updateOne({ files_id: id, n: 7 }, { $set: { data: Buffer.alloc(3) } }),
-          /ChunkIsWrongSize/,
-        ],
-        [
-          'extra',
-          (b, id) => b.chunks.insertOne({ files_id: id, n: 60, data: Buffer.alloc(3) } as never),
-          /ExtraChunk/,
-        ],
-      ];
-      for (const [what, damage, message] of damages) {
-        const bucket = freshBucket();
-        const file = await stored(bucket, randomBytes(60 * SMALL_CHUNK_SIZE));
-        await damage(bucket, file._id);
-        await assert.rejects(
-          downloadToFile(bucket, file, join(dir, `damaged-${what}`)),
-          (error: unknown) => error instanceof MongoGridFSChunkError && message.test(error.message),
-          what,
-        );
-        if (what === 'missing') {
-          // Chunk 5 is in the first reply: the cursor was still open and is closed.
-          await waitFor(
-            () => killed.some((e) => e.command.killCursors === `${bucket.bucketName}.chunks`),
-            { what: 'killCursors on the chunks collection' },
-          );
-        }
-      }
-    } finally {
-      client.off('commandStarted', onCommand);
+  it('refuses a file with a missing, resized or extra chunk', async () => {
+    const damages: [string, (bucket: FileBucket, id: ObjectId) => Promise<unknown>, RegExp][] = [
+      ['missing', (b, id) => b.chunks.deleteOne({ files_id: id, n: 5 }), /ChunkIsMissing/],
+      ['last missing', (b, id) => b.chunks.deleteOne({ files_id: id, n: 59 }), /ChunkIsMissing/],
+      [
+        'resized',
+        (b, id) => b.chunks.updateOne({ files_id: id, n: 7 }, { $set: { data: Buffer.alloc(3) } }),
+        /ChunkIsWrongSize/,
+      ],
+      [
+        'extra',
+        (b, id) => b.chunks.insertOne({ files_id: id, n: 60, data: Buffer.alloc(3) } as never),
+        /ExtraChunk/,
+      ],
+      [
+        'extra, after a gap',
+        (b, id) => b.chunks.insertOne({ files_id: id, n: 64, data: Buffer.alloc(3) } as never),
+        /ExtraChunk/,
+      ],
+    ];
+    for (const [what, damage, message] of damages) {
+      const bucket = freshBucket();
+      const file = await stored(bucket, randomBytes(60 * SMALL_CHUNK_SIZE));
+      await damage(bucket, file._id);
+      await assert.rejects(
+        read(bucket, file),
+        (error: unknown) => error instanceof MongoGridFSChunkError && message.test(error.message),
+        what,
+      );
     }
   });
 
-  it('stops with the reason when its signal aborts', async () => {
+  it('stops with the reason when its signal aborts, before or while it reads', async () => {
     const bucket = freshBucket();
-    const file = await stored(bucket, randomBytes(10 * SMALL_CHUNK_SIZE));
+    const file = await stored(bucket, randomBytes(30 * SMALL_CHUNK_SIZE));
     const reason = new Error('job deleted');
     await assert.rejects(
-      downloadToFile(bucket, file, join(dir, 'aborted'), { signal: AbortSignal.abort(reason) }),
+      read(bucket, file, { signal: AbortSignal.abort(reason) }),
       (error) => error === reason,
     );
+    const controller = new AbortController();
+    let parts = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const part of readStoredFile(bucket, file, { signal: controller.signal })) {
+          assert.equal(part.length, SMALL_CHUNK_SIZE);
+          if (++parts === 1) controller.abort(reason);
+        }
+      })(),
+      (error) => error === reason,
+    );
+    // The rest of the first window, then no more.
+    assert.ok(parts <= 8, `${parts} parts read after the abort`);
+  });
+
+  it('reads any byte range byte-identical, whatever the window', async () => {
+    const bucket = freshBucket();
+    const c = SMALL_CHUNK_SIZE;
+    const source = randomBytes(20 * c + 333);
+    const { id } = await uploadFromStream(bucket, streamOf(source), { filename: 'r.mp4' });
+    const file = await findFile(bucket, id);
+    assert.ok(file);
+    const ranges: [string, number, number][] = [
+      ['first byte', 0, 1],
+      ['last byte', source.length - 1, source.length],
+      ['inside one chunk', c + 5, c + 500],
+      ['exactly the second chunk', c, 2 * c],
+      ['across one boundary', c - 10, c + 10],
+      ['across several windows', 100, 17 * c + 5],
+      ['into the short last chunk', 12 * c + 7, source.length],
+      ['the whole file', 0, source.length],
+    ];
+    for (const windowChunks of [1, 3, 8, 100]) {
+      for (const [what, start, end] of ranges) {
+        const got = await read(bucket, file, { range: { start, end }, windowChunks });
+        assert.ok(got.equals(source.subarray(start, end)), `${what}, window ${windowChunks}`);
+      }
+      const whole = await read(bucket, file, { windowChunks });
+      assert.ok(whole.equals(source), `no range, window ${windowChunks}`);
+    }
+    for (const header of ['bytes=-700', `bytes=${c - 1}-`, 'bytes=10-20']) {
+      const parsed = parseRangeHeader(header, source.length);
+      if (parsed.kind !== 'range') assert.fail(`${header}: ${parsed.kind}`);
+      const got = await read(bucket, file, { range: parsed.range });
+      assert.ok(got.equals(source.subarray(parsed.range.start, parsed.range.end)), header);
+    }
+    await assert.rejects(
+      read(bucket, file, { range: { start: 0, end: source.length + 1 } }),
+      RangeError,
+    );
+    await assert.rejects(read(bucket, file, { range: { start: 5, end: 5 } }), RangeError);
+    await assert.rejects(read(bucket, file, { windowChunks: 0 }), RangeError);
+  });
+
+  it('finds a chunk missing from the range it reads, and reads a range the damage is outside of', async () => {
+    const bucket = freshBucket();
+    const source = randomBytes(30 * SMALL_CHUNK_SIZE);
+    const { id } = await uploadFromStream(bucket, streamOf(source), { filename: 'd.mp4' });
+    const file = await findFile(bucket, id);
+    assert.ok(file);
+    await bucket.chunks.deleteOne({ files_id: id, n: 20 });
+    const c = SMALL_CHUNK_SIZE;
+    await assert.rejects(
+      read(bucket, file, { range: { start: 19 * c, end: 22 * c }, windowChunks: 8 }),
+      /ChunkIsMissing/,
+    );
+    const before = await read(bucket, file, { range: { start: 0, end: 20 * c }, windowChunks: 8 });
+    assert.ok(before.equals(source.subarray(0, 20 * c)));
   });
 });
 

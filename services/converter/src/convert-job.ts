@@ -9,13 +9,7 @@ import {
   type VideoMessage,
 } from '@mp3converter/contracts';
 import { PermanentError, TransientError, isAppError, isRetryable } from '@mp3converter/errors';
-import {
-  deleteFile,
-  downloadToFile,
-  findFile,
-  uploadFromStream,
-  type FileBucket,
-} from '@mp3converter/gridfs';
+import { deleteFile, findFile, uploadFromStream, type FileBucket } from '@mp3converter/gridfs';
 import {
   mp3FileName,
   type ConversionClaim,
@@ -26,9 +20,10 @@ import {
 } from '@mp3converter/jobs';
 import type { Logger } from '@mp3converter/logging';
 import { mongoError } from '@mp3converter/mongo';
-import { ObjectId } from 'mongodb';
+import { ObjectId, type GridFSFile } from 'mongodb';
 import { convertToMp3, type FfmpegBinary, type Mp3Result } from './ffmpeg.ts';
 import type { ConverterMetrics } from './metrics.ts';
+import { serveVideo, type VideoSource } from './video-source.ts';
 import type { Workspace } from './workspace.ts';
 
 export interface ConvertJobDeps {
@@ -90,7 +85,8 @@ class JobGoneError extends Error {
  *
  * 1. claim the job (queued → converting, or take over from an attempt that died), recording
  *    the fid its MP3 will have; delete the MP3 (or half-written chunks) of earlier attempts;
- * 2. fetch the video to a temp file, run ffmpeg, stream the MP3 into GridFS under that fid;
+ * 2. run ffmpeg on the video, served to it from GridFS as it reads, and stream the MP3 into
+ *    GridFS under that fid;
  * 3. converting → done, only if the claim is still ours (else delete our MP3);
  * 4. delete the source video, publish `mp3` (confirmed); the consumer then acks.
  *
@@ -249,12 +245,13 @@ async function convert(
   const handlerDeadline = handlerStarted + deps.handlerTimeoutMs;
   const gone = new AbortController();
   const signal = AbortSignal.any([context.signal, gone.signal]);
+  const video = await findVideo(deps.videos, job);
   const dir = await deps.workspace.create(job._id);
+  let source: VideoSource | undefined;
   try {
-    const input = join(dir, 'input');
     const output = join(dir, 'output.mp3');
-    await fetchVideo(deps.videos, job, input, signal);
-    const fetchMs = performance.now() - started;
+    // ffmpeg reads the video from GridFS as it converts, through a loopback HTTP server.
+    source = await serveVideo(deps.videos, video);
     const progress = progressWriter(deps.jobs, job._id, claim.mp3Fid, () => {
       gone.abort(new JobGoneError());
     });
@@ -265,7 +262,7 @@ async function convert(
     const limit = { ...deps.timeLimit, maxMs: handlerDeadline - spawnedAt - FINISHING_MARGIN_MS };
     try {
       result = await convertToMp3(deps.ffmpeg, {
-        input,
+        input: source.url,
         output,
         options: job.options,
         title: mp3FileName(job.filename).slice(0, -'.mp3'.length),
@@ -276,9 +273,16 @@ async function convert(
           if (fraction !== undefined) progress.report(fraction * 100);
         },
       });
+    } catch (error) {
+      // Input cut short by a failed read: what ffmpeg made of it says nothing about the file.
+      if (!signal.aborted && source.error !== undefined) throw mongoError(source.error);
+      throw error;
     } finally {
       await progress.stop();
+      await source.close();
     }
+    // ffmpeg may also end "successfully" on an input cut short (a faststart MP4 does).
+    if (source.error !== undefined) throw mongoError(source.error);
     const filename = mp3FileName(job.filename);
     const metadata: Mp3FileMetadata = {
       job_id: job._id,
@@ -313,7 +317,6 @@ async function convert(
         mp3Fid: stored.id.toHexString(),
         size: stored.length,
         durationSeconds: result.outputDurationSeconds,
-        fetchMs: Math.round(fetchMs),
         ffmpegMs: Math.round(result.elapsedMs),
         totalMs: Math.round(totalSeconds * 1000),
       },
@@ -324,17 +327,13 @@ async function convert(
     if (gone.signal.aborted) throw gone.signal.reason;
     throw error;
   } finally {
+    await source?.close();
     await deps.workspace.release(dir);
   }
 }
 
-/** Copies the video to `path`; a missing or empty one cannot be converted. */
-async function fetchVideo(
-  videos: FileBucket,
-  job: JobDocument,
-  path: string,
-  signal: AbortSignal,
-): Promise<void> {
+/** The video's files document; a missing or empty one cannot be converted. */
+async function findVideo(videos: FileBucket, job: JobDocument): Promise<GridFSFile> {
   const file = await findFile(videos, job.video.fid);
   if (file === undefined) {
     throw new PermanentError(
@@ -343,11 +342,7 @@ async function fetchVideo(
     );
   }
   if (file.length === 0) throw new PermanentError('EMPTY_FILE', 'the file is empty');
-  try {
-    await downloadToFile(videos, file, path, { signal });
-  } catch (error) {
-    throw mongoError(error);
-  }
+  return file;
 }
 
 /** Scaled to the input's duration; an input whose header has none (a recorded WebM) gets the most. */

@@ -132,8 +132,13 @@ function runForCheck(what: string, path: string, args: string[]): Promise<string
 // Converting to MP3
 
 export interface Mp3Job {
-  /** A local file; read only through ffmpeg's `file` protocol (no network, no pipes). */
-  input: string;
+  /**
+   * A local file, read only through ffmpeg's `file` protocol (no network, no pipes); or an
+   * `http:` URL on the loopback interface (a `VideoSource`), read only over `http` and `tcp`.
+   * Either way, a playlist inside the input cannot make ffmpeg open anything else, since only
+   * the demuxers of INPUT_FORMATS are allowed.
+   */
+  input: string | URL;
   /** A local file (.mp3). Seekable, so ffmpeg writes a correct Xing/LAME header at the end. */
   output: string;
   options: ConversionOptions;
@@ -211,11 +216,7 @@ export function mp3Arguments(
     '-loglevel',
     'info',
     '-y',
-    // The input may be a playlist (HLS, ffconcat) naming other URLs: never fetch any.
-    '-protocol_whitelist',
-    'file',
-    '-i',
-    asFileUrl(job.input),
+    ...inputArguments(job.input),
     // The first audio stream only; -vn -sn -dn: no video frame is ever decoded.
     '-map',
     '0:a:0',
@@ -249,6 +250,33 @@ export function mp3Arguments(
 // `file:` makes a path that starts with "-" or looks like a protocol ("http:...") a plain path.
 function asFileUrl(path: string): string {
   return `file:${path}`;
+}
+
+/**
+ * The demuxers ffmpeg may use: containers of audio and video that people upload. Playlists
+ * and manifests (HLS, DASH, ffconcat, IMF), which name other URLs for ffmpeg to open, are not
+ * among them: an uploaded playlist must not read other files of this machine, nor any URL
+ * when the input is HTTP. A file detected as anything else fails with "Format ... not on
+ * whitelist": NOT_MEDIA.
+ */
+export const INPUT_FORMATS = [
+  ...['mov', 'matroska', 'avi', 'flv', 'asf', 'mpeg', 'mpegts', 'ogg', 'nut', 'mxf', 'dv'],
+  ...['rm', 'wtv', 'gxf', 'wav', 'w64', 'aiff', 'caf', 'au', 'voc', 'xwma', 'mp3', 'aac'],
+  ...['loas', 'ac3', 'eac3', 'dts', 'dtshd', 'truehd', 'mlp', 'flac', 'amr', 'ape', 'tta'],
+  ...['wv', 'mpc', 'mpc8', 'tak', 'oma', 'dsf'],
+] as const;
+
+function inputArguments(input: string | URL): string[] {
+  const formats = ['-format_whitelist', INPUT_FORMATS.join(',')];
+  if (typeof input === 'string') {
+    return [...formats, '-protocol_whitelist', 'file', '-i', asFileUrl(input)];
+  }
+  if (input.protocol !== 'http:' || input.hostname !== '127.0.0.1') {
+    throw new RangeError(
+      `input URL must be http://127.0.0.1/..., got ${input.protocol}//${input.host}`,
+    );
+  }
+  return [...formats, '-protocol_whitelist', 'http,tcp', '-i', input.href];
 }
 
 function qualityArguments(options: ConversionOptions): string[] {

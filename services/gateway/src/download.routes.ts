@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request } from 'express';
 import { verifyDownload } from '@mp3converter/download-links';
@@ -5,9 +6,9 @@ import { AppError, BadRequestError, NotFoundError } from '@mp3converter/errors';
 import {
   findFile,
   formatContentRange,
-  openDownload,
   parseObjectId,
   parseRangeHeader,
+  readStoredFile,
   type FileBucket,
 } from '@mp3converter/gridfs';
 import { mp3FileName, type JobFileMetadata } from '@mp3converter/jobs';
@@ -99,7 +100,7 @@ export function downloadRoutes(deps: DownloadRoutesDeps): Router {
       return;
     }
     try {
-      await pipeline(openDownload(deps.mp3s, id, range), res);
+      await pipeline(Readable.from(readStoredFile(deps.mp3s, file, { range })), res);
     } catch (error) {
       // Headers are out: the only way to tell the client is to cut the response short.
       if (!res.writableFinished) {
