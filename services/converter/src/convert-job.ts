@@ -70,6 +70,14 @@ const RETRIES_EXHAUSTED: JobError = {
  */
 const FILE_PROBLEMS = new Set(['EMPTY_FILE', 'NOT_MEDIA', 'NO_AUDIO_TRACK', 'TRUNCATED_MEDIA']);
 
+/**
+ * ffmpeg's time limit allows this long per MiB of the video, for reading it from GridFS as it
+ * converts (8 MiB/s: a 2 GiB video with a minute of audio gets 256 s more): a slow server must
+ * not pass for a file that takes too long to convert.
+ */
+const READ_ALLOWANCE_MS_PER_MIB = 125;
+const MiB = 1024 * 1024;
+
 /** What a conversion leaves itself, of the handler's time limit, to store the MP3 and finish. */
 const FINISHING_MARGIN_MS = 60_000;
 
@@ -256,10 +264,14 @@ async function convert(
       gone.abort(new JobGoneError());
     });
     let result: Mp3Result;
-    // ffmpeg's limit counts from its start: within what the handler's limit leaves, so that a
-    // slow download cannot push the whole attempt past it.
+    // ffmpeg's limit counts from its start, within what the handler's limit leaves. ffmpeg
+    // reads the video from GridFS as it goes: the limit allows for a slow read of it too.
     const spawnedAt = Date.now();
-    const limit = { ...deps.timeLimit, maxMs: handlerDeadline - spawnedAt - FINISHING_MARGIN_MS };
+    const limit = {
+      ...deps.timeLimit,
+      maxMs: handlerDeadline - spawnedAt - FINISHING_MARGIN_MS,
+      readMs: (video.length / MiB) * READ_ALLOWANCE_MS_PER_MIB,
+    };
     try {
       result = await convertToMp3(deps.ffmpeg, {
         input: source.url,
@@ -274,6 +286,8 @@ async function convert(
         },
       });
     } catch (error) {
+      // Closed first, so that a read still under way (a stalled server) has failed by now.
+      await source.close();
       // Input cut short by a failed read: what ffmpeg made of it says nothing about the file.
       if (!signal.aborted && source.error !== undefined) throw mongoError(source.error);
       throw error;
@@ -345,11 +359,18 @@ async function findVideo(videos: FileBucket, job: JobDocument): Promise<GridFSFi
   return file;
 }
 
-/** Scaled to the input's duration; an input whose header has none (a recorded WebM) gets the most. */
-function timeLimitMs(limit: ConvertJobDeps['timeLimit'], inputSeconds: number | undefined): number {
+/**
+ * Scaled to the input's duration, plus time to read the file at READ_ALLOWANCE_MS_PER_MIB; an
+ * input whose header has none (a recorded WebM) gets the most.
+ */
+function timeLimitMs(
+  limit: ConvertJobDeps['timeLimit'] & { readMs: number },
+  inputSeconds: number | undefined,
+): number {
   const maxMs = Math.max(1, limit.maxMs);
   if (inputSeconds === undefined) return maxMs;
-  return Math.min(maxMs, Math.round(limit.baseMs + inputSeconds * limit.perAudioSecondMs));
+  const ms = limit.baseMs + inputSeconds * limit.perAudioSecondMs + limit.readMs;
+  return Math.min(maxMs, Math.round(ms));
 }
 
 /**

@@ -276,7 +276,9 @@ function inputArguments(input: string | URL): string[] {
       `input URL must be http://127.0.0.1/..., got ${input.protocol}//${input.host}`,
     );
   }
-  return [...formats, '-protocol_whitelist', 'http,tcp', '-i', input.href];
+  // An http_proxy in the environment must not take a loopback request (and its secret path)
+  // elsewhere: an empty proxy option overrides the variable.
+  return [...formats, '-protocol_whitelist', 'http,tcp', '-http_proxy', '', '-i', input.href];
 }
 
 function qualityArguments(options: ConversionOptions): string[] {

@@ -22,7 +22,11 @@ export interface VideoSource {
    * input says nothing about the file.
    */
   readonly error: unknown;
-  /** Stops serving: closes the listener and every connection. */
+  /**
+   * Stops serving: closes the listener and every connection, and resolves once every read
+   * under way has ended, so that `error` is final (a read of the server's is bounded by the
+   * MongoDB client's socket and server-selection timeouts).
+   */
   close(): Promise<void>;
 }
 
@@ -33,7 +37,8 @@ export interface VideoSource {
  * then the media from its start. No temp disk is needed for the input.
  *
  * Bound to 127.0.0.1 on a port the kernel picks; the path is 128 random bits, so another
- * local process cannot guess it. GET and HEAD of that path only.
+ * local process cannot guess it (one that may read ffmpeg's command line can: in a pod there
+ * is none). GET and HEAD of that path only.
  */
 export async function serveVideo(
   bucket: FileBucket,
@@ -41,9 +46,15 @@ export async function serveVideo(
 ): Promise<VideoSource> {
   const path = `/${randomBytes(16).toString('hex')}`;
   let error: unknown;
+  const responding = new Set<Promise<void>>();
   const server = createServer((request, response) => {
-    // A failed read was kept by `recorded`; the client going away is no failure of ours.
-    respond(request, response).catch(() => response.destroy());
+    const responded = respond(request, response)
+      // A failed read was kept by `recorded`; the client going away is no failure of ours.
+      .catch(() => {
+        response.destroy();
+      })
+      .finally(() => responding.delete(responded));
+    responding.add(responded);
   });
 
   async function respond(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -114,12 +125,15 @@ export async function serveVideo(
     get error() {
       return error;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      const closed = new Promise<void>((resolve) => {
         server.close(() => {
           resolve();
         });
-        server.closeAllConnections();
-      }),
+      });
+      server.closeAllConnections();
+      await closed;
+      await Promise.all(responding);
+    },
   };
 }

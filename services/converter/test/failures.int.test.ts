@@ -40,7 +40,8 @@ describe('time limits', () => {
       CONVERSION_TIME_PER_AUDIO_SECOND_MS: '1',
     });
     try {
-      // 600 s of audio: a limit of 0.9 s, far less than the conversion needs.
+      // 600 s of audio in 10 MB: a limit of about 2 s (0.9 s, and 1.25 s to read the file),
+      // far less than the conversion needs.
       const jobId = await system.submit(long);
       const job = await system.waitForJob(jobId);
       assert.equal(job.status, 'failed');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { findFile, openBucket, uploadFromStream, type FileBucket } from '@mp3converter/gridfs';
-import { generateMedia, probeMedia, testServers } from '@mp3converter/testkit';
+import { generateMedia, probeMedia, testServers, waitFor } from '@mp3converter/testkit';
 import { MongoClient, type GridFSFile } from 'mongodb';
 import {
   FfmpegError,
@@ -165,11 +165,34 @@ describe('serveVideo', () => {
     });
   });
 
-  it('stops serving when closed', async () => {
-    const { bucket, file } = await store(randomBytes(CHUNK_SIZE));
+  it('when closed, cuts a response under way and refuses new connections', async () => {
+    const { bucket, file } = await store(randomBytes(200 * CHUNK_SIZE));
     const source = await serveVideo(bucket, file);
+    let received = 0;
+    const cut = new Promise<void>((resolve, reject) => {
+      const request = httpRequest(source.url, (response) => {
+        response.on('data', (part: Buffer) => {
+          received += part.length;
+        });
+        response.on('error', () => {
+          resolve();
+        });
+        response.on('end', () => {
+          reject(new Error('the whole file arrived'));
+        });
+      });
+      request.on('error', () => {
+        resolve();
+      });
+      request.end();
+    });
+    // A client that reads nothing more: the server is held mid-response by backpressure.
+    await waitFor(() => received > 0, { what: 'the first bytes' });
     await source.close();
+    await cut;
+    assert.ok(received < file.length, `${received} of ${file.length} bytes`);
     await assert.rejects(get(source.url), /ECONNREFUSED/);
+    assert.equal(source.error, undefined);
   });
 });
 
@@ -197,6 +220,29 @@ describe('ffmpeg reading a served video', () => {
     });
   }
 
+  it('reaches its loopback server past an http_proxy in the environment', async () => {
+    const video = join(dir, 'proxied.mp4');
+    await generateMedia(video, { container: 'mp4', seconds: 2 });
+    const { bucket, file } = await store(video);
+    const saved = process.env.http_proxy;
+    // Nothing listens there: a request sent through it would fail.
+    process.env.http_proxy = 'http://127.0.0.1:9';
+    try {
+      await withSource(bucket, file, async (source) => {
+        const result = await convertToMp3(ffmpeg, {
+          input: source.url,
+          output: join(dir, 'proxied.mp3'),
+          options: { bitrate_kbps: 128 },
+          title: 'proxied',
+        });
+        assert.equal(result.inputDurationSeconds, 2);
+      });
+    } finally {
+      if (saved === undefined) delete process.env.http_proxy;
+      else process.env.http_proxy = saved;
+    }
+  });
+
   it('never fetches the URLs a served playlist names (NOT_MEDIA)', async () => {
     let requests = 0;
     const elsewhere = createServer((_request, response) => {
@@ -206,28 +252,30 @@ describe('ffmpeg reading a served video', () => {
     await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
     const { port } = elsewhere.address() as AddressInfo;
     try {
-      const playlist = join(dir, 'playlist.m3u8');
-      await writeFile(
-        playlist,
+      const playlists = [
         `#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nhttp://127.0.0.1:${port}/secret.ts\n#EXT-X-ENDLIST\n`,
-      );
-      const { bucket, file } = await store(await readFile(playlist));
-      await withSource(bucket, file, async (source) => {
-        await assert.rejects(
-          convertToMp3(ffmpeg, {
-            input: source.url,
-            output: join(dir, 'playlist.mp3'),
-            options: { bitrate_kbps: 128 },
-            title: 'playlist',
-          }),
-          (error: unknown) => {
-            assert.ok(error instanceof FfmpegError);
-            assert.equal(error.code, 'NOT_MEDIA');
-            assert.match(error.stderrTail, /not on whitelist/);
-            return true;
-          },
-        );
-      });
+        `ffconcat version 1.0\nfile http://127.0.0.1:${port}/secret.mp4\n`,
+      ];
+      for (const playlist of playlists) {
+        const { bucket, file } = await store(Buffer.from(playlist));
+        await withSource(bucket, file, async (source) => {
+          await assert.rejects(
+            convertToMp3(ffmpeg, {
+              input: source.url,
+              output: join(dir, 'playlist.mp3'),
+              options: { bitrate_kbps: 128 },
+              title: 'playlist',
+            }),
+            (error: unknown) => {
+              assert.ok(error instanceof FfmpegError);
+              assert.equal(error.code, 'NOT_MEDIA');
+              assert.match(error.stderrTail, /not on whitelist/);
+              return true;
+            },
+            playlist,
+          );
+        });
+      }
       assert.equal(requests, 0);
     } finally {
       elsewhere.close();
