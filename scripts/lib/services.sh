@@ -24,9 +24,9 @@ service_node_options() {
     # memory test measure it).
     gateway) echo "--max-semi-space-size=2" ;;
     # A set heap limit (V8's default here is about 4 GiB) makes V8 collect the
-    # external memory of a video's download sooner: peak memory while fetching
-    # a 200 MiB video rises by about 25 MiB instead of 60 to 110. The converter
-    # uses under 30 MiB of heap.
+    # external memory of the video it reads from GridFS sooner (measured when
+    # it copied a 200 MiB video to disk: peak memory rose by about 25 MiB
+    # instead of 60 to 110). The converter uses under 30 MiB of heap.
     converter) echo "--max-old-space-size=256" ;;
     *) echo "" ;;
   esac
