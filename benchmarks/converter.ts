@@ -90,19 +90,8 @@ export const logLine: Log = (line) => {
 };
 
 export async function runConverterBenchmark(log: Log = logLine): Promise<ConverterBenchmarkResult> {
-  const children = new Set<ChildProcess>();
-  let dir: string | undefined;
-  let system: ConverterTestSystem | undefined;
-  const cleanup = async (): Promise<void> => {
-    for (const child of children) child.kill('SIGKILL');
-    try {
-      await system?.stop();
-    } finally {
-      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-    }
-  };
-
-  return withCleanup(cleanup, async () => {
+  return withScratch(async (scratch) => {
+    const { children } = scratch;
     const quietStart = await cpuSnapshot();
     await sleep(2000);
     const quietEnd = await cpuSnapshot();
@@ -112,7 +101,7 @@ export async function runConverterBenchmark(log: Log = logLine): Promise<Convert
       `idle CPU before the start: ${idleBefore.toFixed(0)}%` +
         (idleBefore < 90 ? ' (the machine is busy: every number below is skewed)' : ''),
     );
-    dir = await mkdtemp(join(tmpdir(), 'mp3test-bench-'));
+    const dir = (scratch.dir = await mkdtemp(join(tmpdir(), 'mp3test-bench-')));
     const generateStarted = performance.now();
     const media = await generateMedia(dir, children);
     const generateSeconds = seconds(generateStarted);
@@ -123,7 +112,7 @@ export async function runConverterBenchmark(log: Log = logLine): Promise<Convert
         ` and a ${CLIP_SECONDS / 60}-minute clip (${clipMiB.toFixed(0)} MiB) in ${generateSeconds.toFixed(1)} s`,
     );
 
-    system = await ConverterTestSystem.start();
+    const system = (scratch.system = await ConverterTestSystem.start());
     const other = (phase: string, before: CpuSnapshot, after: CpuSnapshot): number => {
       const percent = otherCpuPercent(before, after);
       if (percent >= 5) {
@@ -224,14 +213,28 @@ export async function runConverterBenchmark(log: Log = logLine): Promise<Convert
   });
 }
 
+/** What a benchmark starts: its child processes, its temp directory and its test system. */
+export interface Scratch {
+  readonly children: Set<ChildProcess>;
+  dir?: string;
+  system?: ConverterTestSystem;
+}
+
 /**
- * Runs `body`, then `cleanup` once, however `body` ends; on Ctrl-C or a SIGTERM meanwhile,
- * `cleanup` (drop the vhost, the databases and the files) and exit.
+ * Runs `body` with an empty Scratch, then, once, however `body` ends (and on Ctrl-C or a
+ * SIGTERM meanwhile, before exiting): kills the children, stops the system (which drops its
+ * vhost and databases, with every file stored in them) and removes the directory.
  */
-export async function withCleanup<T>(
-  cleanup: () => Promise<void>,
-  body: () => Promise<T>,
-): Promise<T> {
+export async function withScratch<T>(body: (scratch: Scratch) => Promise<T>): Promise<T> {
+  const scratch: Scratch = { children: new Set() };
+  const cleanup = async (): Promise<void> => {
+    for (const child of scratch.children) child.kill('SIGKILL');
+    try {
+      await scratch.system?.stop();
+    } finally {
+      if (scratch.dir !== undefined) await rm(scratch.dir, { recursive: true, force: true });
+    }
+  };
   let cleaning: Promise<void> | undefined;
   const once = (): Promise<void> => (cleaning ??= cleanup());
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -240,7 +243,7 @@ export async function withCleanup<T>(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    return await body();
+    return await body(scratch);
   } finally {
     await once();
     process.off('SIGINT', onSignal);

@@ -14,7 +14,7 @@
 // (two files of your own instead of the generated ones). The last stdout line is one JSON object.
 
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,7 @@ import {
   round,
   run,
   seconds,
-  withCleanup,
+  withScratch,
   type ConverterRun,
   watchChildrenPeak,
   type Log,
@@ -151,20 +151,9 @@ export async function runOriginalBenchmark(
   { media }: { media?: Media } = {},
 ): Promise<OriginalBenchmarkResult> {
   const started = performance.now();
-  const children = new Set<ChildProcess>();
-  let dir: string | undefined;
-  let system: ConverterTestSystem | undefined;
-  const cleanup = async (): Promise<void> => {
-    for (const child of children) child.kill('SIGKILL');
-    try {
-      await system?.stop(); // drops the databases: the original's files and MP3s are in them
-    } finally {
-      if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-    }
-  };
-
-  return withCleanup(cleanup, async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mp3test-original-'));
+  return withScratch(async (scratch) => {
+    const { children } = scratch;
+    const dir = (scratch.dir = await mkdtemp(join(tmpdir(), 'mp3test-original-')));
     const setupStarted = performance.now();
     const python = await createVirtualenv(join(dir, 'venv'), children);
     const setupSeconds = seconds(setupStarted);
@@ -181,8 +170,8 @@ export async function runOriginalBenchmark(
     const files = media ?? (await generateMedia(dir, children));
     const videoMiB = (await stat(files.video)).size / MiB;
     const clipMiB = (await stat(files.clip)).size / MiB;
-    const converters = await ConverterTestSystem.start();
-    system = converters;
+    // Stopped with the scratch, which drops its databases: the original's files and MP3s too.
+    const converters = (scratch.system = await ConverterTestSystem.start());
     const { videos, mp3s } = converters.databases;
     // Stored as the original's gateway stored uploads (pymongo's GridFS put, 255 KiB chunks).
     const put = async (path: string): Promise<string> =>
