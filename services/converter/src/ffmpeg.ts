@@ -256,7 +256,7 @@ function asFileUrl(path: string): string {
  * The demuxers ffmpeg may use: containers of audio and video that people upload. Playlists
  * and manifests (HLS, DASH, ffconcat, IMF), which name other URLs for ffmpeg to open, are not
  * among them: an uploaded playlist must not read other files of this machine, nor any URL
- * when the input is HTTP. A file detected as anything else fails with "Format ... not on
+ * when the input is HTTP. A file of some other format fails with "Format ... not on
  * whitelist": NOT_MEDIA.
  */
 export const INPUT_FORMATS = [
