@@ -78,6 +78,9 @@ const developmentDefaults = {
   ADMIN_PASSWORD: 'admin-password',
 };
 
+/** Every variable the service reads: its manifests in k8s/ set these and no others (a test checks). */
+export const AUTH_VARIABLES: readonly string[] = Object.keys(schema.in.shape);
+
 export type AuthConfig = ReturnType<typeof loadAuthConfig>;
 
 export function loadAuthConfig(source?: Record<string, string | undefined>) {

@@ -83,6 +83,9 @@ const developmentDefaults = {
   ...LOCAL_SERVERS,
 };
 
+/** Every variable the service reads: its manifests in k8s/ set these and no others (a test checks). */
+export const CONVERTER_VARIABLES: readonly string[] = Object.keys(schema.in.shape);
+
 export type ConverterConfig = ReturnType<typeof loadConverterConfig>;
 
 export function loadConverterConfig(source?: Record<string, string | undefined>) {

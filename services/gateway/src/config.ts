@@ -82,6 +82,9 @@ const developmentDefaults = {
   DOWNLOAD_LINK_SECRET: DEVELOPMENT_DOWNLOAD_LINK_SECRET,
 };
 
+/** Every variable the service reads: its manifests in k8s/ set these and no others (a test checks). */
+export const GATEWAY_VARIABLES: readonly string[] = Object.keys(schema.in.shape);
+
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 
 export function loadGatewayConfig(source?: Record<string, string | undefined>) {

@@ -99,6 +99,9 @@ const developmentDefaults = {
   DOWNLOAD_LINK_SECRET: DEVELOPMENT_DOWNLOAD_LINK_SECRET,
 };
 
+/** Every variable the service reads: its manifests in k8s/ set these and no others (a test checks). */
+export const NOTIFICATION_VARIABLES: readonly string[] = Object.keys(schema.in.shape);
+
 export type NotificationConfig = ReturnType<typeof loadNotificationConfig>;
 export type SmtpConfig = NotificationConfig['smtp'];
 
