@@ -161,6 +161,8 @@ export interface SystemOptions {
   converters?: number;
   /** Environment overrides per service, e.g. `{ gateway: { MAX_UPLOAD_BYTES: '…' } }`. */
   env?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Where each service's copy of `services/` is (an image's); the repository's by default. */
+  servicesRoot?: (service: ServiceName) => string;
 }
 
 export type ServiceName = 'auth' | 'gateway' | 'converter' | 'notification';
@@ -181,6 +183,7 @@ export class EndToEndSystem {
   /** Every process ever started, dead ones included (their logs count). */
   readonly processes: ServiceProcess[] = [];
   overrides: SystemOptions['env'] = {};
+  servicesRoot: SystemOptions['servicesRoot'];
   auth!: ServiceProcess;
   gateway!: ServiceProcess;
   notification!: ServiceProcess;
@@ -204,7 +207,11 @@ export class EndToEndSystem {
     this.jobs = new JobStore(this.mongo.db('mp3converter'));
   }
 
-  static async start({ converters = 1, env = {} }: SystemOptions = {}): Promise<EndToEndSystem> {
+  static async start({
+    converters = 1,
+    env = {},
+    servicesRoot,
+  }: SystemOptions = {}): Promise<EndToEndSystem> {
     const servers = await PrivateServers.start();
     const cleanup: (() => Promise<void>)[] = [() => servers.close()];
     try {
@@ -231,6 +238,7 @@ export class EndToEndSystem {
         tempRoot,
       );
       system.overrides = env;
+      system.servicesRoot = servicesRoot;
       cleanup.push(async () => {
         await Promise.all(system.processes.map((running) => running.kill('SIGKILL')));
       });
@@ -315,7 +323,12 @@ export class EndToEndSystem {
   }
 
   async startService(service: ServiceName, port = 0): Promise<ServiceProcess> {
-    const started = await spawnService(service, this.env(service, port));
+    const root = this.servicesRoot?.(service);
+    const started = await spawnService(
+      service,
+      this.env(service, port),
+      root === undefined ? {} : { root },
+    );
     this.processes.push(started);
     return started;
   }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
+import { readDockerfile, stageChain, type Dockerfile, type Stage } from './dockerfile.ts';
 import { AUTH_VARIABLES, loadAuthConfig } from '../../services/auth/src/config.ts';
 import { CONVERTER_VARIABLES, loadConverterConfig } from '../../services/converter/src/config.ts';
 import { shutdownBudgetMs as converterBudgetMs } from '../../services/converter/src/worker.ts';
@@ -155,7 +156,7 @@ describe('validation against the API schemas (kubeconform, unknown fields reject
         .split('\n')
         .map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]),
     );
-    scratch = await mkdtemp(join(tmpdir(), 'mp3converter-k8s-'));
+    scratch = await mkdtemp(join(tmpdir(), 'mp3test-k8s-'));
   });
 
   after(async () => {
@@ -610,73 +611,63 @@ describe('pods and images', () => {
 });
 
 describe('docker/Dockerfile', () => {
-  let dockerfile: string;
-  let stages: Map<string, string>;
+  let dockerfile: Dockerfile;
+  let text: string;
 
   before(async () => {
-    dockerfile = await readFile(join(ROOT, 'docker/Dockerfile'), 'utf8');
-    stages = new Map();
-    const parts = dockerfile.split(/^FROM /m).slice(1);
-    for (const part of parts) {
-      const name = /^\S+ AS (\S+)/.exec(part)?.[1];
-      assert.ok(name, `a stage without a name: FROM ${part.split('\n')[0]}`);
-      stages.set(name, part);
-    }
+    dockerfile = await readDockerfile();
+    text = await readFile(join(ROOT, 'docker/Dockerfile'), 'utf8');
   });
 
-  function stageChain(name: string): string[] {
-    const chain: string[] = [];
-    let current: string | undefined = name;
-    while (current !== undefined && stages.has(current)) {
-      const body: string = stages.get(current)!;
-      chain.push(body);
-      current = /^(\S+) AS /.exec(body)?.[1];
-    }
-    return chain;
+  /** The instructions of `target` and the stages under it, as `KEYWORD args` lines. */
+  function lines(stages: Stage[]): string[] {
+    return stages.flatMap((stage) => stage.instructions.map((i) => `${i.keyword} ${i.args}`));
   }
 
   it('starts from the pinned node:24 bookworm-slim of the Node.js the scripts install', async () => {
     const common = await readFile(join(ROOT, 'scripts/lib/common.sh'), 'utf8');
     const nodeVersion = /^NODE_VERSION=(\S+)$/m.exec(common)?.[1];
     assert.match(nodeVersion ?? '', /^24\.\d+\.\d+$/);
-    assert.match(dockerfile, new RegExp(`^ARG NODE_IMAGE=node:${nodeVersion}-bookworm-slim$`, 'm'));
-    for (const body of stages.values()) {
-      const base = /^(\S+) AS /.exec(body)?.[1] ?? '';
-      assert.ok(base === '${NODE_IMAGE}' || stages.has(base), `unpinned base ${base}`);
+    assert.equal(dockerfile.args.NODE_IMAGE, `node:${nodeVersion}-bookworm-slim`);
+    for (const stage of dockerfile.stages.values()) {
+      const base = stage.base;
+      assert.ok(base === '${NODE_IMAGE}' || dockerfile.stages.has(base), `unpinned base ${base}`);
     }
   });
 
   for (const name of Object.keys(SERVICES)) {
     it(`${name}: only its production dependencies, a numeric non-root USER, tini, node started directly`, () => {
-      const chain = stageChain(name);
-      assert.ok(chain.length > 0, `no ${name} target`);
-      const own = chain[0]!;
-      const text = chain.join('\n');
-      assert.match(own, new RegExp(`^COPY --from=${name}-install /app /app$`, 'm'));
-      assert.match(
-        stages.get(`${name}-install`) ?? '',
-        new RegExp(
-          `pnpm install --offline --frozen-lockfile --prod --filter-prod "@mp3converter/${name}\\.\\.\\."`,
+      const chain = stageChain(dockerfile, name);
+      const own = lines(chain.slice(-1));
+      const all = lines(chain);
+      assert.ok(own.includes(`COPY --from=${name}-install /app /app`), 'copies its own install');
+      assert.ok(
+        lines(stageChain(dockerfile, `${name}-install`)).includes(
+          `RUN pnpm install --offline --frozen-lockfile --prod --filter-prod "@mp3converter/${name}..."`,
         ),
+        'installs its production dependencies only',
       );
-      const user = /^USER (\d+):(\d+)$/m.exec(own);
+      const user = own.map((line) => /^USER (\d+):(\d+)$/.exec(line)).find((m) => m !== null);
       assert.ok(user && Number(user[1]) > 0 && Number(user[2]) > 0, 'USER uid:gid, not root');
-      assert.match(own, new RegExp(`^WORKDIR /app/services/${name}$`, 'm'));
-      assert.match(own, /^CMD \["node", "src\/main\.ts"\]$/m);
-      assert.match(text, /^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]$/m);
-      assert.match(text, /^ENV NODE_ENV=production$/m);
-      const exposed = /^EXPOSE (\d+)$/m.exec(own)?.[1];
+      assert.ok(own.includes(`WORKDIR /app/services/${name}`));
+      assert.ok(own.includes('CMD ["node", "src/main.ts"]'), 'node started directly');
+      assert.ok(all.includes('ENTRYPOINT ["/usr/bin/tini", "--"]'), 'tini as PID 1');
+      assert.ok(all.includes('ENV NODE_ENV=production'));
+      const exposed = own.map((line) => /^EXPOSE (\d+)$/.exec(line)?.[1]).find(Boolean);
       assert.equal(exposed, serviceEnv(name).PORT, 'EXPOSE is the port the manifest sets');
-      if (name === 'converter') assert.match(own, /apt-get install .*\bffmpeg\b/);
+      const installsFfmpeg = own.some((line) => /apt-get install .*\bffmpeg\b/.test(line));
+      assert.equal(installsFfmpeg, name === 'converter', "Debian's ffmpeg in the converter only");
     });
   }
 
   it('holds no secrets, and the build context leaves out what images must not carry', async () => {
-    for (const line of dockerfile.split('\n')) {
-      if (!/^(ENV|ARG)\b/.test(line)) continue;
-      assert.doesNotMatch(line, /(PASSWORD|SECRET|TOKEN|_KEY)\b/i, line);
+    for (const stage of dockerfile.stages.values()) {
+      for (const { keyword, args } of stage.instructions) {
+        if (keyword !== 'ENV' && keyword !== 'ARG') continue;
+        assert.doesNotMatch(args, /(PASSWORD|SECRET|TOKEN|_KEY)\b/i, `${keyword} ${args}`);
+      }
     }
-    assert.doesNotMatch(dockerfile, /^(COPY|ADD) .*\.env\b/m);
+    assert.doesNotMatch(text, /^(COPY|ADD) .*\.env\b/m);
     const ignored = (await readFile(join(ROOT, '.dockerignore'), 'utf8')).split('\n');
     for (const entry of ['**/node_modules', '.git', '.local', '.env', '**/test']) {
       assert.ok(ignored.includes(entry), `.dockerignore lacks ${entry}`);

@@ -61,7 +61,7 @@ export interface ConsumeOptions {
 export interface CancelResult {
   /** True if every running handler finished within the time limit. */
   drained: boolean;
-  /** Messages handed back to the broker because their handler did not finish in time. */
+  /** Messages handed back to the queue because their handler did not finish in time. */
   abandoned: number;
 }
 
@@ -69,7 +69,8 @@ export interface Consumer {
   readonly queue: string;
   /**
    * Stops taking messages (basic.cancel), waits up to `timeoutMs` for running handlers,
-   * aborts and requeues those still running, then closes the channel.
+   * aborts those still running and hands their messages back to the queue (as copies that
+   * do not count against its delivery limit), then closes the channel.
    */
   cancel(options?: { timeoutMs?: number }): Promise<CancelResult>;
 }
@@ -359,6 +360,37 @@ export class QueueConsumer<T> implements Consumer {
     }
   }
 
+  /**
+   * Gives a message whose handler was stopped back to the queue as a copy (same body,
+   * headers and attempt), then acks the original. A plain requeue would count against the
+   * queue's delivery limit, so a long job on converters that keep being scaled down or
+   * redeployed would end dead-lettered without ever failing. If the copy is not
+   * confirmed, the original is requeued after all: at worst a duplicate, which handlers
+   * already tolerate (redelivery), never a loss.
+   */
+  async #handBack(delivery: Delivery): Promise<void> {
+    const { channel, message } = delivery;
+    // Its channel closed: the broker has put the message back already.
+    if (this.#channel?.isOpen(channel) !== true) return;
+    const correlationId = correlationIdOf(message.properties) ?? newCorrelationId();
+    try {
+      const copy = republishProperties({
+        properties: message.properties,
+        correlationId,
+        headers: {},
+      });
+      await this.#host.send(this.queue, message.content, copy);
+      this.#safely(channel, () => {
+        channel.ack(message);
+      });
+    } catch (error) {
+      this.#log.warn({ err: error, correlationId }, 'handing the message back failed: requeued');
+      this.#safely(channel, () => {
+        channel.nack(message, false, true);
+      });
+    }
+  }
+
   #safely(channel: ConfirmChannel, operation: () => void): void {
     if (this.#channel?.isOpen(channel) === false) return;
     try {
@@ -389,16 +421,15 @@ export class QueueConsumer<T> implements Consumer {
       sleep(timeoutMs, false, { signal: waiting.signal }).catch(() => false),
     ]);
     waiting.abort();
-    let abandoned = 0;
+    const handedBack: Promise<void>[] = [];
     for (const delivery of this.#inFlight) {
       if (delivery.settling) continue; // acked or rejected in a moment
-      abandoned += 1;
       delivery.abandoned = true;
       delivery.controller.abort(new HandlerAbortedError('AMQP_CONSUMER_STOPPED', this.queue));
-      this.#safely(delivery.channel, () => {
-        delivery.channel.nack(delivery.message, false, true);
-      });
+      handedBack.push(this.#handBack(delivery));
     }
+    await Promise.all(handedBack);
+    const abandoned = handedBack.length;
     await this.#channel?.close();
     this.#host.onStopped(this);
     this.#log.info({ drained, abandoned }, 'consumer stopped');

@@ -17,6 +17,7 @@ import {
   type Consumer,
   type MessageContext,
   HandlerAbortedError,
+  WORK_QUEUE_DELIVERY_LIMIT,
 } from '@mp3converter/amqp';
 import {
   Inspector,
@@ -310,7 +311,7 @@ describe('consume', () => {
     }
   });
 
-  it('cancel() gives up on a handler after its time limit: aborts it and requeues the message', async () => {
+  it('cancel() gives up on a handler after its time limit: aborts it and hands the message back', async () => {
     let aborted: unknown;
     const { queue, seen, consumer } = await consumeNew(
       (_job, context) =>
@@ -321,16 +322,45 @@ describe('consume', () => {
           });
         }),
     );
-    await connection.publish(queue, { job: 14 });
+    await connection.publish(queue, { job: 14 }, { correlationId: 'job-14' });
     await eventually(() => seen.length === 1, 'the handler to start');
     const result = await consumer.cancel({ timeoutMs: 100 });
     assert.deepEqual(result, { drained: false, abandoned: 1 });
     assert.ok(aborted instanceof Error);
     assert.equal((aborted as { code?: string }).code, 'AMQP_CONSUMER_STOPPED');
-    const requeued = await inspector.take(queue);
-    assert.deepEqual(JSON.parse(requeued.content.toString()), { job: 14 });
-    assert.equal(requeued.fields.redelivered, true);
+    const handedBack = await inspector.take(queue);
+    assert.deepEqual(JSON.parse(handedBack.content.toString()), { job: 14 });
+    // The same message for the next consumer: its id, correlation id and attempt.
+    assert.equal(handedBack.properties.messageId, seen[0]!.context.messageId);
+    assert.equal(handedBack.properties.correlationId, 'job-14');
+    assert.equal(headersOf(handedBack)[HEADERS.attempt] ?? 1, 1, 'not counted as a failed attempt');
+    assert.equal(handedBack.fields.redelivered, false, 'a copy, not a requeue the broker counts');
+    assert.equal(await inspector.count(queue), 0, 'handed back once');
     assert.equal(await inspector.count(deadQueueName(queue)), 0);
+  });
+
+  it('hands a stopped message back without spending the delivery limit, however often', async () => {
+    const queue = uniqueQueue(prefix);
+    const stops = WORK_QUEUE_DELIVERY_LIMIT + 2;
+    for (let stop = 1; stop <= stops; stop += 1) {
+      const { seen, consumer } = await consumeNew(
+        (_job, context) =>
+          new Promise<void>((resolve) => {
+            context.signal.addEventListener('abort', () => {
+              resolve();
+            });
+          }),
+        {},
+        connection,
+        queue,
+      );
+      if (stop === 1) await connection.publish(queue, { job: 16 });
+      await eventually(() => seen.length === 1, `delivery ${stop}`);
+      assert.equal(seen[0]!.context.attempt, 1);
+      assert.deepEqual(await consumer.cancel({ timeoutMs: 50 }), { drained: false, abandoned: 1 });
+    }
+    assert.equal(await inspector.count(queue), 1, `still queued after ${stops} stops`);
+    assert.equal(await inspector.count(deadQueueName(queue)), 0, 'never dead-lettered');
   });
   it('aborts a handler that runs past handlerTimeoutMs and retries the message', async () => {
     const reasons: unknown[] = [];

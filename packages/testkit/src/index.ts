@@ -1,4 +1,4 @@
-export { testServers, testLogLevel } from './env.ts';
+export { servicePath, testServers, testLogLevel } from './env.ts';
 export { createTestDatabase, type TestDatabase } from './mysql.ts';
 export { startTcpProxy, type TcpProxy, type TcpProxyOptions } from './tcp-proxy.ts';
 export { Mailbox, type MailboxEmail } from './mailbox.ts';

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { servicePath } from './env.ts';
@@ -31,15 +32,17 @@ const servicesRoot = fileURLToPath(new URL('../../../services/', import.meta.url
 /**
  * Starts `services/<service>/src/main.ts` with `env` (and nothing else from this process's
  * environment but PATH), with the NODE_OPTIONS it is deployed with, and resolves once it has
- * logged `ready`. Give it PORT=0 for a free port; `port` is the one it logged.
+ * logged `ready`. Give it PORT=0 for a free port; `port` is the one it logged. `root` runs
+ * the copy of the services in another tree, such as an image's.
  */
 export async function spawnService(
   service: string,
   env: Record<string, string>,
-  { readyTimeoutMs = 30_000 }: { readyTimeoutMs?: number } = {},
+  { readyTimeoutMs = 30_000, root = servicesRoot }: { readyTimeoutMs?: number; root?: string } = {},
 ): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [`${servicesRoot}${service}/src/main.ts`], {
-    cwd: `${servicesRoot}${service}`,
+  const directory = join(root, service);
+  const child = spawn(process.execPath, [join(directory, 'src/main.ts')], {
+    cwd: directory,
     env: { PATH: servicePath, NODE_OPTIONS: serviceNodeOptions(service), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,116 @@
+// What the images contain, run: for each service the Dockerfile's own stages (COPY with
+// .dockerignore, `pnpm fetch`, the filtered production install) are carried out in a
+// directory as Docker would, and the four services are started from those copies, in
+// production mode, to convert an upload end to end. Docker itself cannot run here; the
+// image's base (Node, tini, Debian's ffmpeg) is what the test machine has too.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { generateMedia, probeMedia } from '@mp3converter/testkit';
+import { buildStage, envPairs, readDockerfile, stageChain } from '../k8s/dockerfile.ts';
+import { ROOT } from '../k8s/manifests.ts';
+import { EndToEndSystem, readBytes, type ServiceName } from './system.ts';
+
+const run = promisify(execFile);
+const SERVICES: ServiceName[] = ['auth', 'gateway', 'converter', 'notification'];
+
+let dir: string;
+let system: EndToEndSystem | undefined;
+/** The ENV of each image's final stage. */
+const imageEnv = new Map<ServiceName, Record<string, string>>();
+
+/** Each image's /app, built as the Dockerfile builds it. */
+function appOf(service: ServiceName): string {
+  return join(dir, service, 'app');
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mp3test-images-'));
+  const dockerfile = await readDockerfile();
+  const storeDir = (await run('pnpm', ['store', 'path'])).stdout.trim();
+  const { packageManager } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+    packageManager: string;
+  };
+  const pnpmVersion = (await run('pnpm', ['--version'])).stdout.trim();
+  for (const service of SERVICES) {
+    await buildStage(dockerfile, `${service}-install`, {
+      root: join(dir, service),
+      storeDir,
+      // Corepack would install the pnpm of packageManager; the test machine has that one.
+      substitute: (command) => {
+        if (command !== 'corepack enable pnpm') return Promise.resolve(false);
+        assert.equal(packageManager, `pnpm@${pnpmVersion}`);
+        return Promise.resolve(true);
+      },
+    });
+    const env: Record<string, string> = {};
+    for (const stage of stageChain(dockerfile, service)) {
+      for (const { keyword, args } of stage.instructions) {
+        if (keyword === 'ENV') Object.assign(env, Object.fromEntries(envPairs(args)));
+      }
+    }
+    imageEnv.set(service, env);
+  }
+});
+
+after(async () => {
+  try {
+    await system?.stop();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+describe('the images', () => {
+  it("hold each service's production dependencies and nothing else", async () => {
+    for (const service of SERVICES) {
+      const packages = await readdir(join(appOf(service), 'node_modules/.pnpm'));
+      const has = (name: string) => packages.some((entry) => entry.startsWith(`${name}@`));
+      for (const tool of ['typescript', 'eslint', 'prettier', 'maildev', 'smtp-server']) {
+        assert.equal(has(tool), false, `${service} has the dev dependency ${tool}`);
+      }
+      assert.equal(has('@node-rs+argon2'), service === 'auth', `${service}: argon2`);
+      assert.equal(has('nodemailer'), service === 'notification', `${service}: nodemailer`);
+      assert.equal(
+        has('express'),
+        service === 'auth' || service === 'gateway',
+        `${service}: express`,
+      );
+      for (const other of SERVICES) {
+        const modules = existsSync(join(appOf(service), 'services', other, 'node_modules'));
+        assert.equal(modules, other === service, `${service}'s image installs ${other}`);
+      }
+      assert.equal(existsSync(join(appOf(service), 'services', service, 'test')), false);
+    }
+    assert.ok(existsSync(join(appOf('auth'), 'services/auth/migrations/001.do.create-users.sql')));
+  });
+
+  it('run in production mode and convert an upload end to end', async () => {
+    for (const service of SERVICES) assert.equal(imageEnv.get(service)?.NODE_ENV, 'production');
+    system = await EndToEndSystem.start({
+      servicesRoot: (service) => join(appOf(service), 'services'),
+      env: Object.fromEntries(SERVICES.map((service) => [service, imageEnv.get(service) ?? {}])),
+    });
+    const clip = join(dir, 'clip.mp4');
+    await generateMedia(clip, { container: 'mp4', seconds: 4 });
+    const user = await system.signUp();
+    const accepted = await system.accept(user, await readBytes(clip));
+    const [job] = await system.assertSettled([accepted]);
+    assert.equal(job?.status, 'done');
+    const download = await fetch(`${system.url}/download?fid=${String(job.mp3?.fid)}`, {
+      headers: { authorization: `Bearer ${user.token}` },
+    });
+    assert.equal(download.status, 200);
+    const saved = join(dir, 'clip.mp3');
+    await writeFile(saved, Buffer.from(await download.arrayBuffer()));
+    const mp3 = await probeMedia(saved);
+    assert.equal(mp3.formatName, 'mp3');
+    assert.ok(Math.abs(mp3.durationSeconds - 4) < 0.2, `duration ${mp3.durationSeconds}`);
+  });
+});
