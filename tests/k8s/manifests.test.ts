@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -126,6 +126,17 @@ describe('k8s/ files', () => {
     }
     const names = all.map((m) => `${m.kind}/${m.metadata.name}`);
     assert.equal(new Set(names).size, names.length, 'two objects share a kind and a name');
+  });
+
+  it('has every k8s/ path the README names', async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    const paths = new Set([...readme.matchAll(/\bk8s\/[\w./-]*/g)].map((m) => m[0]));
+    assert.ok(paths.size > 10, `${paths.size} paths`);
+    for (const path of paths) {
+      await access(join(ROOT, path)).catch(() => {
+        assert.fail(`the README names ${path}, which does not exist`);
+      });
+    }
   });
 
   it('marks every committed Secret value as development-only', () => {
