@@ -1,8 +1,9 @@
 // What the images contain, run: for each service the Dockerfile's own stages (COPY with
-// .dockerignore, `pnpm fetch`, the filtered production install) are carried out in a
-// directory as Docker would, and the four services are started from those copies, in
-// production mode, to convert an upload end to end. Docker itself cannot run here; the
-// image's base (Node, tini, Debian's ffmpeg) is what the test machine has too.
+// .dockerignore, `pnpm fetch`, the compile, the filtered production install) are carried
+// out in a directory as Docker would, and the four services are started from those copies
+// as the images' CMD starts them, in production mode, to convert an upload end to end.
+// Docker itself cannot run here; the image's base (Node, tini, Debian's ffmpeg) is what
+// the test machine has too.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -22,8 +23,14 @@ const SERVICES: ServiceName[] = ['auth', 'gateway', 'converter', 'notification']
 
 let dir: string;
 let system: EndToEndSystem | undefined;
-/** The ENV of each image's final stage. */
-const imageEnv = new Map<ServiceName, Record<string, string>>();
+
+/** What each image's final stage sets: its ENV, and how it starts (WORKDIR, CMD). */
+interface Image {
+  env: Record<string, string>;
+  workdir: string;
+  command: string[];
+}
+const images = new Map<ServiceName, Image>();
 
 /** Each image's /app, built as the Dockerfile builds it. */
 function appOf(service: ServiceName): string {
@@ -38,9 +45,11 @@ before(async () => {
     packageManager: string;
   };
   const pnpmVersion = (await run('pnpm', ['--version'])).stdout.trim();
+  const stagesDir = join(dir, 'stages');
   for (const service of SERVICES) {
     await buildStage(dockerfile, `${service}-install`, {
       root: join(dir, service),
+      stagesDir,
       storeDir,
       // Corepack would install the pnpm of packageManager; the test machine has that one.
       substitute: (command) => {
@@ -49,14 +58,18 @@ before(async () => {
         return Promise.resolve(true);
       },
     });
-    const env: Record<string, string> = {};
+    const image: Image = { env: {}, workdir: '/', command: [] };
     for (const stage of stageChain(dockerfile, service)) {
       for (const { keyword, args } of stage.instructions) {
-        if (keyword === 'ENV') Object.assign(env, Object.fromEntries(envPairs(args)));
+        if (keyword === 'ENV') Object.assign(image.env, Object.fromEntries(envPairs(args)));
+        if (keyword === 'WORKDIR') image.workdir = args;
+        if (keyword === 'CMD') image.command = JSON.parse(args) as string[];
       }
     }
-    imageEnv.set(service, env);
+    images.set(service, image);
   }
+  // The compile stage's tree is not part of any image.
+  await rm(stagesDir, { recursive: true, force: true });
 });
 
 after(async () => {
@@ -87,16 +100,32 @@ describe('the images', () => {
         assert.equal(modules, other === service, `${service}'s image installs ${other}`);
       }
       assert.equal(existsSync(join(appOf(service), 'services', service, 'test')), false);
+      // Compiled beside the sources: the service and the shared packages.
+      assert.ok(existsSync(join(appOf(service), 'services', service, 'src/main.js')), service);
+      assert.ok(existsSync(join(appOf(service), 'packages/config/src/index.js')), service);
     }
     assert.ok(existsSync(join(appOf('auth'), 'services/auth/migrations/001.do.create-users.sql')));
   });
 
-  it('run in production mode and convert an upload end to end', async () => {
-    for (const service of SERVICES) assert.equal(imageEnv.get(service)?.NODE_ENV, 'production');
+  it('run their compiled JavaScript in production mode and convert an upload end to end', async () => {
+    const launch = (service: ServiceName) => {
+      const image = images.get(service);
+      assert.ok(image, service);
+      // WORKDIR /app/services/<service>; CMD ["node", ...Node's arguments].
+      assert.equal(image.workdir, `/app/services/${service}`);
+      assert.equal(image.command[0], 'node');
+      assert.equal(image.env.NODE_ENV, 'production');
+      return { root: join(appOf(service), 'services'), args: image.command.slice(1) };
+    };
     system = await EndToEndSystem.start({
-      servicesRoot: (service) => join(appOf(service), 'services'),
-      env: Object.fromEntries(SERVICES.map((service) => [service, imageEnv.get(service) ?? {}])),
+      launch,
+      env: Object.fromEntries(SERVICES.map((service) => [service, images.get(service)?.env ?? {}])),
     });
+    for (const service of SERVICES) {
+      // No TypeScript was loaded: type stripping is off in the image.
+      const args = images.get(service)?.command ?? [];
+      assert.ok(args.includes('--no-strip-types') && args.at(-1) === 'src/main.js', service);
+    }
     const clip = join(dir, 'clip.mp4');
     await generateMedia(clip, { container: 'mp4', seconds: 4 });
     const user = await system.signUp();

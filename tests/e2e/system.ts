@@ -24,6 +24,7 @@ import {
   waitFor,
   type MailboxEmail,
   type ServiceProcess,
+  type SpawnOptions,
   type TcpProxy,
   type TestDatabase,
 } from '@mp3converter/testkit';
@@ -161,8 +162,8 @@ export interface SystemOptions {
   converters?: number;
   /** Environment overrides per service, e.g. `{ gateway: { MAX_UPLOAD_BYTES: '…' } }`. */
   env?: Partial<Record<ServiceName, Record<string, string>>>;
-  /** Where each service's copy of `services/` is (an image's); the repository's by default. */
-  servicesRoot?: (service: ServiceName) => string;
+  /** How each service is started (from an image's files, say); from the repository by default. */
+  launch?: (service: ServiceName) => SpawnOptions;
 }
 
 export type ServiceName = 'auth' | 'gateway' | 'converter' | 'notification';
@@ -183,7 +184,7 @@ export class EndToEndSystem {
   /** Every process ever started, dead ones included (their logs count). */
   readonly processes: ServiceProcess[] = [];
   overrides: SystemOptions['env'] = {};
-  servicesRoot: SystemOptions['servicesRoot'];
+  launch: SystemOptions['launch'];
   auth!: ServiceProcess;
   gateway!: ServiceProcess;
   notification!: ServiceProcess;
@@ -210,7 +211,7 @@ export class EndToEndSystem {
   static async start({
     converters = 1,
     env = {},
-    servicesRoot,
+    launch,
   }: SystemOptions = {}): Promise<EndToEndSystem> {
     const servers = await PrivateServers.start();
     const cleanup: (() => Promise<void>)[] = [() => servers.close()];
@@ -238,7 +239,7 @@ export class EndToEndSystem {
         tempRoot,
       );
       system.overrides = env;
-      system.servicesRoot = servicesRoot;
+      system.launch = launch;
       cleanup.push(async () => {
         await Promise.all(system.processes.map((running) => running.kill('SIGKILL')));
       });
@@ -323,12 +324,7 @@ export class EndToEndSystem {
   }
 
   async startService(service: ServiceName, port = 0): Promise<ServiceProcess> {
-    const root = this.servicesRoot?.(service);
-    const started = await spawnService(
-      service,
-      this.env(service, port),
-      root === undefined ? {} : { root },
-    );
+    const started = await spawnService(service, this.env(service, port), this.launch?.(service));
     this.processes.push(started);
     return started;
   }

@@ -5,7 +5,8 @@
  * written, so that the test can start the services from what the image would contain.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdir, readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, posix, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -85,6 +86,11 @@ export function envPairs(args: string): [string, string][] {
 export interface BuildOptions {
   /** Where the image's filesystem root is mapped: `/app` becomes `<root>/app`. */
   root: string;
+  /**
+   * Where the stages named by `COPY --from` are built, each in a folder of its name; a
+   * stage already there (built for another target) is used again.
+   */
+  stagesDir: string;
   /** The pnpm store to use instead of the image's (the machine's warm one). */
   storeDir: string;
   /** Runs a RUN instruction the test machine must not run as written (installing tools). */
@@ -92,8 +98,8 @@ export interface BuildOptions {
 }
 
 /**
- * Carries out the stages that lead to `target` (which must copy nothing from other
- * stages) under `options.root`. Returns the stage's ENV.
+ * Carries out the stages that lead to `target` under `options.root`, and first the stages
+ * it copies from. Returns the stage's ENV.
  */
 export async function buildStage(
   dockerfile: Dockerfile,
@@ -118,17 +124,22 @@ export async function buildStage(
           await mkdir(inRoot('.'), { recursive: true });
           break;
         case 'COPY': {
-          if (args.startsWith('--')) throw new Error(`COPY ${args}: only context copies are run`);
           const parts = args.split(' ');
+          const stageFrom = /^--from=(\S+)$/.exec(parts[0] ?? '')?.[1];
+          if (stageFrom !== undefined) parts.shift();
+          else if (parts[0]?.startsWith('--')) throw new Error(`COPY ${args}: not understood here`);
+          const context =
+            stageFrom === undefined ? ROOT : await builtStage(dockerfile, stageFrom, options);
           const destination = inRoot(parts.pop() ?? '.');
           for (const source of parts) {
-            const from = join(ROOT, source);
+            const from = stageFrom === undefined ? join(ROOT, source) : join(context, source);
             const into = (await stat(from)).isDirectory()
               ? destination
               : join(destination, posix.basename(source));
             await cp(from, into, {
               recursive: true,
               filter: (path) => {
+                if (stageFrom !== undefined) return true; // .dockerignore is for the context
                 const inContext = relative(ROOT, path);
                 return inContext === '' || isAbsolute(inContext) || !ignored.ignores(inContext);
               },
@@ -155,4 +166,19 @@ export async function buildStage(
     }
   }
   return env;
+}
+
+/** The root of `stage` built under `options.stagesDir`, built now unless it is there. */
+async function builtStage(
+  dockerfile: Dockerfile,
+  stage: string,
+  options: BuildOptions,
+): Promise<string> {
+  const root = join(options.stagesDir, stage);
+  const done = join(options.stagesDir, `${stage}.built`);
+  if (!existsSync(done)) {
+    await buildStage(dockerfile, stage, { ...options, root });
+    await writeFile(done, '');
+  }
+  return root;
 }

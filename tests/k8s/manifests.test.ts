@@ -661,7 +661,17 @@ describe('docker/Dockerfile', () => {
       const user = own.map((line) => /^USER (\d+):(\d+)$/.exec(line)).find((m) => m !== null);
       assert.ok(user && Number(user[1]) > 0 && Number(user[2]) > 0, 'USER uid:gid, not root');
       assert.ok(own.includes(`WORKDIR /app/services/${name}`));
-      assert.ok(own.includes('CMD ["node", "src/main.ts"]'), 'node started directly');
+      assert.ok(
+        own.includes(
+          'CMD ["node", "--no-strip-types", "--conditions=mp3converter-compiled", "src/main.js"]',
+        ),
+        'node started directly, on the compiled JavaScript',
+      );
+      assert.equal(
+        lines(stageChain(dockerfile, `${name}-install`)).at(-2),
+        'COPY --from=compile /app/dist/ ./',
+        'the compiled files beside their sources, before the install',
+      );
       assert.ok(all.includes('ENTRYPOINT ["/usr/bin/tini", "--"]'), 'tini as PID 1');
       assert.ok(all.includes('ENV NODE_ENV=production'));
       const exposed = own.map((line) => /^EXPOSE (\d+)$/.exec(line)?.[1]).find(Boolean);

@@ -4,7 +4,12 @@ export { startTcpProxy, type TcpProxy, type TcpProxyOptions } from './tcp-proxy.
 export { Mailbox, type MailboxEmail } from './mailbox.ts';
 export { serviceNodeOptions } from './node-options.ts';
 export { waitFor } from './wait.ts';
-export { spawnService, type ServiceProcess, type LogLine } from './service-process.ts';
+export {
+  spawnService,
+  type ServiceProcess,
+  type LogLine,
+  type SpawnOptions,
+} from './service-process.ts';
 export {
   generateMedia,
   probeMedia,

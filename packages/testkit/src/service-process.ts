@@ -29,19 +29,26 @@ export interface ServiceProcess {
 
 const servicesRoot = fileURLToPath(new URL('../../../services/', import.meta.url));
 
+export interface SpawnOptions {
+  readyTimeoutMs?: number;
+  /** Where the services are: another copy of `services/`, such as an image's. */
+  root?: string;
+  /** Node's arguments, in the service's folder: `src/main.ts` by default. */
+  args?: readonly string[];
+}
+
 /**
  * Starts `services/<service>/src/main.ts` with `env` (and nothing else from this process's
  * environment but PATH), with the NODE_OPTIONS it is deployed with, and resolves once it has
- * logged `ready`. Give it PORT=0 for a free port; `port` is the one it logged. `root` runs
- * the copy of the services in another tree, such as an image's.
+ * logged `ready`. Give it PORT=0 for a free port; `port` is the one it logged.
  */
 export async function spawnService(
   service: string,
   env: Record<string, string>,
-  { readyTimeoutMs = 30_000, root = servicesRoot }: { readyTimeoutMs?: number; root?: string } = {},
+  { readyTimeoutMs = 30_000, root = servicesRoot, args = ['src/main.ts'] }: SpawnOptions = {},
 ): Promise<ServiceProcess> {
   const directory = join(root, service);
-  const child = spawn(process.execPath, [join(directory, 'src/main.ts')], {
+  const child = spawn(process.execPath, args, {
     cwd: directory,
     env: { PATH: servicePath, NODE_OPTIONS: serviceNodeOptions(service), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
