@@ -231,8 +231,11 @@ describe('faults survived', () => {
       );
       restarted = await system.restart('notification', {
         signal: 'SIGKILL',
-        between: () => {
-          system.notificationAmqp.resume();
+        // The kernel closes a killed process's sockets; the proxy is made to pass that on
+        // at once, whatever it was holding, so that the broker requeues the message now.
+        between: async () => {
+          await system.notificationAmqp.cut();
+          await system.notificationAmqp.restore();
         },
       });
     } finally {
@@ -240,10 +243,14 @@ describe('faults survived', () => {
       system.notificationAmqp.resume();
     }
     // The message comes back to the new process, which sees the email was sent.
-    await restarted.waitForLog(
-      (line) => line.msg === 'email already handled: not sent again' && line.jobId === jobId,
-      30_000,
-    );
+    await restarted
+      .waitForLog(
+        (line) => line.msg === 'email already handled: not sent again' && line.jobId === jobId,
+        60_000,
+      )
+      .catch((error: unknown) => {
+        throw new Error(`${(error as Error).message}${system.logsOf(jobId)}`, { cause: error });
+      });
     await system.assertSettled(accepted);
     assert.equal((await system.mailbox.emailsTo(user.email)).length, 1);
   });
