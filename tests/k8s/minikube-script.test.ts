@@ -120,6 +120,11 @@ describe('scripts/minikube', () => {
     );
     const apply = indexOf(calls, 'kubectl apply -k k8s/');
     assert.ok(ingress < apply && keda < apply, 'the addons and KEDA before k8s/');
+    const hpa = indexOf(
+      calls,
+      'kubectl -n mp3converter delete horizontalpodautoscaler converter --ignore-not-found',
+    );
+    assert.ok(hpa < apply, 'the HPA of a --no-keda run removed before the ScaledObject');
     assert.ok(indexOf(calls, 'kubectl -n ingress-nginx wait') < apply, 'the admission webhook up');
     const waited = calls
       .filter((call) => call.startsWith('kubectl -n mp3converter rollout status '))
@@ -153,6 +158,11 @@ describe('scripts/minikube', () => {
     const { calls, code, stderr } = await minikubeScript(['--no-keda']);
     assert.equal(code, 0, stderr);
     assert.ok(!calls.some((call) => call.includes('kedacore')), 'KEDA not installed');
+    const removed = indexOf(calls, 'kubectl -n mp3converter delete scaledobject converter');
+    assert.ok(
+      removed < indexOf(calls, 'kubectl apply -f'),
+      'the ScaledObject of a KEDA run removed first',
+    );
     const apply = calls[indexOf(calls, 'kubectl apply -f')] ?? '';
     const files = [...apply.matchAll(/-f (\S+)/g)].map((m) => m[1]);
     const expected = kustomizationResources()

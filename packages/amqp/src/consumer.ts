@@ -29,7 +29,10 @@ export interface MessageContext {
   attempt: number;
   maxAttempts: number;
   messageId: string | undefined;
-  /** The broker delivered this message before without an ack: earlier work may be half done. */
+  /**
+   * The message was delivered before without an ack (by the broker, or handed back at a
+   * consumer's shutdown): earlier work may be half done.
+   */
   redelivered: boolean;
   /**
    * Aborted (reason: HandlerAbortedError) when the handler runs past `handlerTimeoutMs`, its
@@ -238,14 +241,14 @@ export class QueueConsumer<T> implements Consumer {
   }
 
   async #process(delivery: Delivery, correlationId: string): Promise<void> {
-    const { properties, fields } = delivery.message;
+    const { properties } = delivery.message;
     const attempt = attemptOf(properties.headers);
     const started = performance.now();
     const outcome = await this.#handle(delivery, attempt, correlationId);
     const context = {
       messageId: typeof properties.messageId === 'string' ? properties.messageId : undefined,
       attempt,
-      redelivered: fields.redelivered,
+      redelivered: isRedelivered(delivery.message),
       durationMs: Math.round(performance.now() - started),
     };
     const { channel, message } = delivery;
@@ -287,9 +290,10 @@ export class QueueConsumer<T> implements Consumer {
         channel.ack(message);
       });
     } catch (error) {
-      // The copy was not confirmed. A retry goes back to the queue after a pause (each
-      // requeue counts against the delivery limit); a dead letter is rejected into the dead
-      // queue by the work queue's own dead-letter arguments. Nothing is lost, nothing loops.
+      // The copy was not confirmed. A retry goes back to the queue after a pause; a dead
+      // letter is rejected into the dead queue by the work queue's own dead-letter arguments.
+      // basic.reject, not nack: since RabbitMQ 4.3 only a reject counts against the delivery
+      // limit, and a retry that can never be sent must end dead-lettered, not loop.
       const requeue = outcome.action === 'retry';
       this.#log.error({ ...context, err: error, requeue }, 'settling the message failed');
       if (error instanceof UnroutableMessageError) {
@@ -298,7 +302,7 @@ export class QueueConsumer<T> implements Consumer {
       }
       if (requeue) await sleep(this.#host.reopenDelayMs);
       this.#safely(channel, () => {
-        channel.nack(message, false, requeue);
+        channel.reject(message, requeue);
       });
     }
   }
@@ -335,7 +339,7 @@ export class QueueConsumer<T> implements Consumer {
           attempt,
           maxAttempts: this.#maxAttempts,
           messageId: typeof messageId === 'string' ? messageId : undefined,
-          redelivered: message.fields.redelivered,
+          redelivered: isRedelivered(message),
           signal: controller.signal,
           headers: message.properties.headers ?? {},
         }),
@@ -362,11 +366,12 @@ export class QueueConsumer<T> implements Consumer {
 
   /**
    * Gives a message whose handler was stopped back to the queue as a copy (same body,
-   * headers and attempt), then acks the original. A plain requeue would count against the
-   * queue's delivery limit, so a long job on converters that keep being scaled down or
-   * redeployed would end dead-lettered without ever failing. If the copy is not
-   * confirmed, the original is requeued after all: at worst a duplicate, which handlers
-   * already tolerate (redelivery), never a loss.
+   * headers and attempt, marked handed back), then acks the original. Before RabbitMQ 4.3 a
+   * requeue counted against the queue's delivery limit, so a long job on converters that
+   * keep being scaled down or redeployed would end dead-lettered without ever failing; the
+   * copy behaves the same on every broker, at the price of its place in the queue. If the
+   * copy is not confirmed, the original is requeued after all: at worst a duplicate, which
+   * handlers already tolerate (redelivery), never a loss.
    */
   async #handBack(delivery: Delivery): Promise<void> {
     const { channel, message } = delivery;
@@ -377,7 +382,7 @@ export class QueueConsumer<T> implements Consumer {
       const copy = republishProperties({
         properties: message.properties,
         correlationId,
-        headers: {},
+        headers: { [HEADERS.handedBack]: true },
       });
       await this.#host.send(this.queue, message.content, copy);
       this.#safely(channel, () => {
@@ -435,4 +440,8 @@ export class QueueConsumer<T> implements Consumer {
     this.#log.info({ drained, abandoned }, 'consumer stopped');
     return { drained, abandoned };
   }
+}
+
+function isRedelivered(message: ConsumeMessage): boolean {
+  return message.fields.redelivered || message.properties.headers?.[HEADERS.handedBack] === true;
 }

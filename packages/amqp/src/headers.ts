@@ -20,6 +20,8 @@ export const HEADERS = {
   originalQueue: 'x-original-queue',
   /** ISO time at which the message was dead-lettered. */
   deadLetteredAt: 'x-dead-lettered-at',
+  /** True on a copy handed back at shutdown: a handler worked on it before (redelivered). */
+  handedBack: 'x-handed-back',
 } as const;
 
 export type DeathReason =

@@ -22,11 +22,12 @@ export interface QueueTopology {
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = Object.freeze([5_000, 30_000, 120_000]);
 
 /**
- * How often the broker hands out the same message before dead-lettering it. Every
- * delivery that ends without an ack counts (a worker that died, lost its channel, or
- * requeued the message), so a message that kills its worker cannot crash-loop. Handled
- * failures go through the retry queues as new messages and do not count. A constant,
- * not an option: every service must declare the queue with the same arguments.
+ * How often the broker hands out the same message before dead-lettering it. A delivery
+ * counts when it ends without an ack because its worker died or lost its channel, or
+ * with a requeue (basic.reject; before RabbitMQ 4.3 also basic.nack), so a message that
+ * kills its worker cannot crash-loop. Handled failures go through the retry queues as new
+ * messages, and messages stopped at shutdown are handed back as copies: neither counts. A
+ * constant, not an option: every service must declare the queue with the same arguments.
  */
 export const WORK_QUEUE_DELIVERY_LIMIT = 5;
 

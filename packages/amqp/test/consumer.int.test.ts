@@ -335,6 +335,7 @@ describe('consume', () => {
     assert.equal(handedBack.properties.correlationId, 'job-14');
     assert.equal(headersOf(handedBack)[HEADERS.attempt] ?? 1, 1, 'not counted as a failed attempt');
     assert.equal(handedBack.fields.redelivered, false, 'a copy, not a requeue the broker counts');
+    assert.equal(headersOf(handedBack)[HEADERS.handedBack], true, 'marked as worked on before');
     assert.equal(await inspector.count(queue), 0, 'handed back once');
     assert.equal(await inspector.count(deadQueueName(queue)), 0);
   });
@@ -357,6 +358,8 @@ describe('consume', () => {
       if (stop === 1) await connection.publish(queue, { job: 16 });
       await eventually(() => seen.length === 1, `delivery ${stop}`);
       assert.equal(seen[0]!.context.attempt, 1);
+      // From the second delivery on, the handler is told earlier work may be half done.
+      assert.equal(seen[0]!.context.redelivered, stop > 1);
       assert.deepEqual(await consumer.cancel({ timeoutMs: 50 }), { drained: false, abandoned: 1 });
     }
     assert.equal(await inspector.count(queue), 1, `still queued after ${stops} stops`);
