@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -48,7 +48,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mp3test-minikube-'));
   for (const [name, body] of Object.entries(STAND_INS)) {
     const path = join(dir, 'bin', name);
-    await run('mkdir', ['-p', join(dir, 'bin')]);
+    await mkdir(join(dir, 'bin'), { recursive: true });
     await writeFile(path, `#!/bin/bash\necho "${name} $*" >>"$FAKE_LOG"\n${body}\nexit 0\n`);
     await chmod(path, 0o755);
   }
@@ -71,9 +71,9 @@ async function minikubeScript(
     ? `${join(dir, 'bin')}:${servicePath}`
     : `${join(dir, 'bin-nodocker')}:/usr/bin:/bin`;
   if (!withDocker) {
-    await run('mkdir', ['-p', join(dir, 'bin-nodocker')]);
+    await mkdir(join(dir, 'bin-nodocker'), { recursive: true });
     for (const name of ['minikube', 'kubectl']) {
-      await run('cp', [join(dir, 'bin', name), join(dir, 'bin-nodocker', name)]);
+      await copyFile(join(dir, 'bin', name), join(dir, 'bin-nodocker', name));
     }
   }
   let result: { stdout: string; stderr: string; code: number };
