@@ -141,5 +141,16 @@ describe('the images', () => {
     const mp3 = await probeMedia(saved);
     assert.equal(mp3.formatName, 'mp3');
     assert.ok(Math.abs(mp3.durationSeconds - 4) < 0.2, `duration ${mp3.durationSeconds}`);
+
+    // The web page and its assets are in the gateway's image (they are not compiled files).
+    const page = await fetch(`${system.url}/`);
+    assert.equal(page.status, 200);
+    const links = [...(await page.text()).matchAll(/(?:href|src)="(\/assets\/[^"]+)"/g)];
+    assert.equal(links.length, 3);
+    for (const [, link] of links) {
+      const asset = await fetch(`${system.url}${String(link)}`);
+      assert.equal(asset.status, 200, link);
+      await asset.arrayBuffer();
+    }
   });
 });

@@ -385,7 +385,8 @@ export class EndToEndSystem {
   ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
     const form = new FormData();
     for (const [name, value] of Object.entries(fields)) form.append(name, value);
-    form.append('file', new Blob([content], { type: 'video/mp4' }), filename);
+    // A copy: a Blob takes bytes over an ArrayBuffer, not a view that may share its memory.
+    form.append('file', new Blob([Buffer.from(content)], { type: 'video/mp4' }), filename);
     const response = await fetch(`${this.url}/upload`, {
       method: 'POST',
       headers: { authorization: `Bearer ${user.token}` },

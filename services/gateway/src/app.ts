@@ -12,6 +12,7 @@ import {
 import type { Logger } from '@mp3converter/logging';
 import type { GatewayMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
+import { securityHeaders } from './web-page.ts';
 
 /** POST /upload, matched as Express matches routes: any case, an optional trailing slash. */
 export function isUploadRequest(req: IncomingMessage): boolean {
@@ -44,6 +45,8 @@ export interface GatewayAppDeps {
   trustProxy: string;
   /** Every request but an upload must have sent its whole body within this time. */
   bodyTimeoutMs: number;
+  /** The web page at / and its assets. */
+  webPage: Router;
   /** Routes that work without MongoDB and RabbitMQ (the auth pass-through). */
   accountRoutes: Router;
   /** Routes that need MongoDB and RabbitMQ: answered 503 until they are connected. */
@@ -52,8 +55,9 @@ export interface GatewayAppDeps {
 }
 
 /**
- * The Express app: request context, metrics and access log, probes, the OpenAPI document,
- * the routes, errors. Any Host is answered (the Ingress routes mp3converter.com here).
+ * The Express app: request context, security headers, metrics and access log, probes, the
+ * OpenAPI document, the web page, the routes, errors. Any Host is answered (the Ingress routes
+ * mp3converter.com here).
  */
 export function createGatewayApp(deps: GatewayAppDeps): Express {
   const app = express();
@@ -62,6 +66,7 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
   app.set('etag', false);
   app.use(bodyDeadline(deps.bodyTimeoutMs));
   app.use(requestContext());
+  app.use(securityHeaders());
   app.use(deps.metrics.middleware());
   app.use(accessLog(deps.log));
   app.use(healthRoutes(deps.readiness));
@@ -70,6 +75,7 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.json(openApiDocument);
   });
+  app.use(deps.webPage);
   app.use(deps.accountRoutes);
   const whenConnected: RequestHandler = (req, res, next) => {
     const routes = deps.routes();

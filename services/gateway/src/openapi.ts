@@ -48,7 +48,7 @@ export const openApiDocument = {
   tags: [
     { name: 'accounts', description: 'Passed through to the auth service.' },
     { name: 'conversions', description: 'Uploads, jobs and downloads.' },
-    { name: 'operations', description: 'Probes, metrics and this document.' },
+    { name: 'operations', description: 'Probes, metrics, this document and the web page.' },
   ],
   paths: {
     '/login': {
@@ -489,6 +489,23 @@ export const openApiDocument = {
             content: { 'text/plain': { schema: { type: 'string' } } },
           },
           '500': { $ref: '#/components/responses/Internal' },
+        },
+      },
+    },
+    '/': {
+      get: {
+        operationId: 'webPage',
+        tags: ['operations'],
+        summary: 'The web page: sign in, upload, follow jobs, listen, download',
+        description:
+          'A single page that drives this API from a browser. Its script, stylesheet and icon are under `/assets/`, linked with their content hash and cached for a year.',
+        security: [],
+        responses: {
+          '200': {
+            description: 'The page.',
+            content: { 'text/html': { schema: { type: 'string' } } },
+          },
+          '304': { description: 'The page has not changed since the ETag sent in If-None-Match.' },
         },
       },
     },

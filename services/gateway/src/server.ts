@@ -19,6 +19,7 @@ import { jobsRoutes } from './jobs.routes.ts';
 import { startMaintenance } from './maintenance.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { uploadRoutes } from './upload.routes.ts';
+import { webPageRoutes } from './web-page.ts';
 
 export interface GatewayServer {
   port: number;
@@ -56,6 +57,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     metrics,
     trustProxy: config.http.trustProxy,
     bodyTimeoutMs: config.http.bodyTimeoutMs,
+    webPage: webPageRoutes({ maxUploadBytes: config.upload.maxBytes }),
     accountRoutes: accountsRoutes(auth),
     routes: () => routes,
     readiness: {

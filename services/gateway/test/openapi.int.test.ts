@@ -17,6 +17,7 @@ import { jobsRoutes, type JobView } from '../src/jobs.routes.ts';
 import { GatewayMetrics } from '../src/metrics.ts';
 import { openApiDocument } from '../src/openapi.ts';
 import { uploadRoutes } from '../src/upload.routes.ts';
+import { webPageRoutes } from '../src/web-page.ts';
 import { convertJob, uploadVideo } from './fake-converter.ts';
 import {
   LINK_SECRET,
@@ -421,6 +422,7 @@ describe('the OpenAPI document', () => {
         metrics,
         trustProxy: 'loopback',
         bodyTimeoutMs: 1_000,
+        webPage: webPageRoutes({ maxUploadBytes: 1 }),
         accountRoutes: accountsRoutes(auth),
         routes: () => undefined,
         readiness: {},

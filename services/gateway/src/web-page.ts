@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express, { Router, type RequestHandler } from 'express';
+import helmet from 'helmet';
+
+/**
+ * The page: `web/index.html`, and the files of `web/assets/`, served at `/assets/<name>`. The
+ * folder lies beside `src/`, in the gateway image too.
+ */
+export const WEB_DIR = fileURLToPath(new URL('../web/', import.meta.url));
+
+/**
+ * Security headers for every response (helmet), with a Content-Security-Policy that allows
+ * only what the page uses: its own script, stylesheet, icon, API calls and audio. Forms never
+ * submit by themselves (`form-action 'none'`: without the script a sign-in form would put the
+ * password in a URL). No HSTS: whether the site is served over TLS is the Ingress's business.
+ */
+export function securityHeaders(): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'"],
+        mediaSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        formAction: ["'none'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+    },
+    strictTransportSecurity: false,
+    xFrameOptions: { action: 'deny' },
+  });
+}
+
+export interface WebPageOptions {
+  /** MAX_UPLOAD_BYTES: the page refuses a larger file before sending it. */
+  maxUploadBytes: number;
+  /** The folder of index.html and assets/; the gateway's own by default. */
+  dir?: string;
+}
+
+/** The first 16 hex digits of the SHA-256 of `content`: an asset's version in its URL. */
+function version(content: Buffer | string): string {
+  return createHash('sha256').update(content).digest('hex').slice(0, 16);
+}
+
+/**
+ * GET / (the page) and GET /assets/*. The page is rendered once, at start: index.html names
+ * each asset as `{{asset:<name>}}`, which becomes `/assets/<name>?v=<content hash>`, so assets
+ * are cached for a year and a new release is still picked up at once, as the page itself is
+ * revalidated on every load (ETag). A missing file fails the gateway's start, not a visit.
+ */
+export function webPageRoutes(options: WebPageOptions): Router {
+  const dir = options.dir ?? WEB_DIR;
+  const assets = join(dir, 'assets');
+  let html = readFileSync(join(dir, 'index.html'), 'utf8');
+  for (const name of readdirSync(assets)) {
+    const url = `/assets/${name}?v=${version(readFileSync(join(assets, name)))}`;
+    html = html.replaceAll(`{{asset:${name}}}`, url);
+  }
+  html = html.replaceAll('{{maxUploadBytes}}', String(options.maxUploadBytes));
+  const unresolved = /\{\{[^}]*\}\}/.exec(html);
+  if (unresolved !== null) throw new Error(`index.html names ${unresolved[0]}, which is unknown`);
+  const page = Buffer.from(html);
+  const etag = `"${version(page)}"`;
+
+  const router = Router();
+  router.get('/', (req, res) => {
+    res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('ETag', etag);
+    res.type('html');
+    if (req.fresh) {
+      res.status(304).end();
+      return;
+    }
+    res.send(page);
+  });
+  router.use(
+    '/assets',
+    express.static(assets, {
+      index: false,
+      dotfiles: 'ignore',
+      immutable: true,
+      maxAge: '365d',
+      // A link with the content hash is cached for good (a changed file gets a new link); one
+      // without (a module imported by another, `./messages.js`) is revalidated on every use.
+      setHeaders: (res) => {
+        if (!/[?&]v=/.test(res.req.url)) res.setHeader('Cache-Control', 'no-cache');
+      },
+    }),
+  );
+  return router;
+}
