@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +77,33 @@ async function openPage(viewport = { width: 1024, height: 768 }): Promise<Watche
   return watched;
 }
 
+/**
+ * DevTools throttling of the page's uplink, in bytes per second, until release() (it lasts as
+ * long as the DevTools session).
+ */
+async function throttleUploads(
+  page: Page,
+  bytesPerSecond: number,
+): Promise<{ release(): Promise<void> }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: bytesPerSecond,
+  });
+  return { release: () => cdp.detach() };
+}
+
+/** Waits until the upload bar shows part of the file sent. */
+async function uploadUnderWay(page: Page): Promise<void> {
+  await page.waitForFunction(() => {
+    const progress = document.querySelector<HTMLProgressElement>('#upload-bar');
+    return progress !== null && progress.value > 0 && progress.value < progress.max;
+  });
+}
+
 function newEmail(): string {
   const email = `web-${randomBytes(6).toString('hex')}@example.com`;
   system.addresses.add(email); // its emails are removed from the mailbox at the end
@@ -130,26 +157,16 @@ describe('the web page, in Chromium', () => {
       }).observe(list, { subtree: true, childList: true, attributes: true });
     });
 
-    // A slow uplink (DevTools throttling), so that the upload takes a few seconds.
+    // A slow uplink, so that the upload takes a few seconds.
     const size = (await stat(clip)).size;
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: Math.ceil(size / 4),
-    });
+    const throttle = await throttleUploads(page, Math.ceil(size / 4));
     await page.getByLabel('Choose a video').setInputFiles(clip);
     await page.getByLabel('MP3 quality').selectOption('quality=2');
     await page.getByRole('button', { name: 'Upload and convert' }).click();
 
     // Part way: the bar and the words say how much is sent, and Cancel is offered.
     const bar = page.getByRole('progressbar', { name: 'Uploading clip.mp4' });
-    await page.waitForFunction(() => {
-      const progress = document.querySelector<HTMLProgressElement>('#upload-bar');
-      return progress !== null && progress.value > 0 && progress.value < progress.max;
-    });
+    await uploadUnderWay(page);
     assert.equal(Number(await bar.getAttribute('max')), size);
     assert.match(
       (await page.locator('#upload-bytes').textContent()) ?? '',
@@ -157,13 +174,7 @@ describe('the web page, in Chromium', () => {
     );
     assert.ok(await page.getByRole('button', { name: 'Cancel upload' }).isVisible());
     assert.match(await message(page, 'upload-message'), /clip\.mp4 is uploaded and queued/);
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: -1,
-    });
-    await cdp.detach();
+    await throttle.release();
 
     const item = jobItem(page, 'clip.mp4');
     await item.and(page.locator('[data-status="done"]')).waitFor({ timeout: 60_000 });
@@ -240,7 +251,21 @@ describe('the web page, in Chromium', () => {
     await page.getByLabel('Choose a video').setInputFiles(clip);
     await page.getByRole('button', { name: 'Upload and convert' }).click();
     await message(page, 'upload-message');
-    await page.getByLabel('Choose a video').setInputFiles(notes);
+    // This one is dropped on the page, as a file dragged from the desktop.
+    const dropped = await page.evaluateHandle(
+      ([name, text]) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([text], name, { type: 'text/plain' }));
+        return transfer;
+      },
+      ['notes.txt', await readFile(notes, 'utf8')] as const,
+    );
+    await page.dispatchEvent('main', 'dragover', { dataTransfer: dropped });
+    await page.dispatchEvent('main', 'drop', { dataTransfer: dropped });
+    assert.match(
+      (await page.locator('#file-chosen').textContent()) ?? '',
+      /^notes\.txt \(\d+ B\)$/,
+    );
     await page.getByRole('button', { name: 'Upload and convert' }).click();
 
     const failed = jobItem(page, 'notes.txt');
@@ -342,6 +367,33 @@ describe('the web page, in Chromium', () => {
     );
     assert.ok(await page.getByLabel('Email').isVisible());
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    await page.close();
+  });
+
+  it('cancels an upload under way, and the server keeps nothing of it', async () => {
+    const { page, errors } = await openPage();
+    await signUp(page);
+    const token = await tokenOf(page);
+    const aborted = await uploads('aborted');
+    const throttle = await throttleUploads(page, Math.ceil((await stat(clip)).size / 20));
+    await page.getByLabel('Choose a video').setInputFiles(clip);
+    await page.getByRole('button', { name: 'Upload and convert' }).click();
+    await uploadUnderWay(page);
+    await page.getByRole('button', { name: 'Cancel upload' }).click();
+    assert.equal(await message(page, 'upload-message'), 'The upload of clip.mp4 was cancelled.');
+    assert.ok(await page.locator('#upload-progress').isHidden());
+    await throttle.release();
+    // The gateway saw the client go and removed what it had stored of the file.
+    await waitFor(async () => (await uploads('aborted')) > aborted, {
+      timeoutMs: 10_000,
+      what: 'the gateway counting the upload aborted',
+    });
+    const listed = await fetch(`${system.url}/jobs`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.deepEqual(((await listed.json()) as { jobs: unknown[] }).jobs, []);
+    assert.equal(await page.locator('li.job').count(), 0);
+    assert.deepEqual(errors, []);
     await page.close();
   });
 
@@ -452,4 +504,11 @@ async function holdUploadSlot(token: string): Promise<Socket> {
 async function uploadedBytes(): Promise<number> {
   const metrics = await (await fetch(`${system.url}/metrics`)).text();
   return Number(/^upload_bytes_total (\d+)/m.exec(metrics)?.[1] ?? 0);
+}
+
+/** The gateway's count of uploads that ended with `outcome`. */
+async function uploads(outcome: 'aborted'): Promise<number> {
+  const metrics = await (await fetch(`${system.url}/metrics`)).text();
+  const line = new RegExp(`^uploads_total\\{outcome="${outcome}"\\} (\\d+)`, 'm');
+  return Number(line.exec(metrics)?.[1] ?? 0);
 }
