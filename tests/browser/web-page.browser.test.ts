@@ -27,20 +27,24 @@ let notes: string;
 /** What before() started, undone in reverse by after(), whatever step failed. */
 const started: (() => Promise<unknown>)[] = [];
 
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mp3test-web-'));
-  started.push(() => rm(dir, { recursive: true, force: true }));
-  clip = join(dir, 'clip.mp4');
-  notes = join(dir, 'notes.txt');
-  await generateMedia(clip, { container: 'mp4', seconds: CLIP_SECONDS });
-  await writeFile(notes, 'These are my notes, not a video.\n');
-  browser = await launchBrowser();
-  started.push(() => browser.close());
-  // One upload at a time, so that a held upload makes the server busy for the page.
-  system = await EndToEndSystem.start({ env: { gateway: { MAX_CONCURRENT_UPLOADS: '1' } } });
-  started.push(() => system.stop());
-  started.push(() => system.assertClean());
-});
+before(
+  async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mp3test-web-'));
+    started.push(() => rm(dir, { recursive: true, force: true }));
+    clip = join(dir, 'clip.mp4');
+    notes = join(dir, 'notes.txt');
+    await generateMedia(clip, { container: 'mp4', seconds: CLIP_SECONDS });
+    await writeFile(notes, 'These are my notes, not a video.\n');
+    browser = await launchBrowser();
+    started.push(() => browser.close());
+    // One upload at a time, so that a held upload makes the server busy for the page.
+    system = await EndToEndSystem.start({ env: { gateway: { MAX_CONCURRENT_UPLOADS: '1' } } });
+    started.push(() => system.stop());
+    started.push(() => system.assertClean());
+    // Room for installing Chromium on a fresh machine (apt), beyond the tests' own time limit.
+  },
+  { timeout: 900_000 },
+);
 
 after(async () => {
   const errors: unknown[] = [];

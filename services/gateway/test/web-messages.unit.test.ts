@@ -12,108 +12,109 @@ import {
 
 const limits = { maxUploadBytes: 2 * 1024 ** 3 };
 
+type Case = [
+  what: string,
+  status: number,
+  problem: Parameters<typeof describeProblem>[0]['problem'],
+  retryAfterSeconds: number | undefined,
+  action: Parameters<typeof describeProblem>[1],
+  expected: string | RegExp,
+];
+
+const cases: Case[] = [
+  [
+    'busy, with Retry-After',
+    503,
+    { code: 'TOO_MANY_UPLOADS' },
+    5,
+    'upload',
+    'The server is busy with other uploads. Try again in 5 seconds.',
+  ],
+  [
+    'a dependency down for long',
+    503,
+    { code: 'DEPENDENCY_UNAVAILABLE' },
+    600,
+    'list',
+    'The service is unavailable for the moment. Try again in 10 minutes.',
+  ],
+  [
+    "a proxy's own 502 page, no problem document",
+    502,
+    {},
+    undefined,
+    'list',
+    /unavailable for the moment\. Try again in a moment\.$/,
+  ],
+  [
+    'wrong credentials at sign-in',
+    401,
+    { code: 'INVALID_CREDENTIALS' },
+    undefined,
+    'sign-in',
+    'Wrong email or password.',
+  ],
+  [
+    'a token past its time',
+    401,
+    { code: 'TOKEN_EXPIRED' },
+    undefined,
+    'upload',
+    'Your session has expired. Sign in again.',
+  ],
+  ['a 401 of unknown code', 401, {}, undefined, 'delete', 'You are not signed in. Sign in again.'],
+  [
+    'locked out',
+    429,
+    { code: 'TOO_MANY_REQUESTS' },
+    900,
+    'sign-in',
+    'Too many failed attempts to sign in. Try again in 15 minutes.',
+  ],
+  [
+    'too large',
+    413,
+    { code: 'FILE_TOO_LARGE' },
+    undefined,
+    'upload',
+    'The file is too large: the limit is 2.0 GiB.',
+  ],
+  [
+    'fields at fault',
+    400,
+    { code: 'VALIDATION_FAILED', errors: [{ path: 'password', message: 'at least 8 characters' }] },
+    undefined,
+    'register',
+    'Check what you entered: password: at least 8 characters.',
+  ],
+  [
+    'a server failure names its request id',
+    500,
+    { code: 'INTERNAL', requestId: 'req-42' },
+    undefined,
+    'delete',
+    /\(request req-42\)/,
+  ],
+  ['no answer at all, uploading', 0, {}, undefined, 'upload', /^The upload was cut off/],
+  ['no answer at all, following the list', 0, {}, undefined, 'list', /this page keeps trying\.$/],
+  [
+    "anything else: the server's own words",
+    400,
+    { code: 'NO_FILE', detail: 'no file in the form' },
+    undefined,
+    'upload',
+    'no file in the form',
+  ],
+];
+
 describe('the web page’s messages', () => {
-  it('tells a busy server from one that is down, with when to try again from Retry-After', () => {
-    const busy = { status: 503, problem: { code: 'TOO_MANY_UPLOADS' }, retryAfterSeconds: 5 };
-    assert.equal(
-      describeProblem(busy, 'upload', limits),
-      'The server is busy with other uploads. Try again in 5 seconds.',
-    );
-    const down = {
-      status: 503,
-      problem: { code: 'DEPENDENCY_UNAVAILABLE' },
-      retryAfterSeconds: 600,
-    };
-    assert.equal(
-      describeProblem(down, 'list', limits),
-      'The service is unavailable for the moment. Try again in 10 minutes.',
-    );
-    // A proxy's own 502 page: no problem document, the status alone.
-    assert.match(
-      describeProblem({ status: 502, problem: {}, retryAfterSeconds: undefined }, 'list', limits),
-      /unavailable for the moment\. Try again in a moment\.$/,
-    );
-  });
-
-  it('tells wrong credentials at sign-in from an ended session elsewhere', () => {
-    assert.equal(
-      describeProblem(
-        { status: 401, problem: { code: 'INVALID_CREDENTIALS' }, retryAfterSeconds: undefined },
-        'sign-in',
-        limits,
-      ),
-      'Wrong email or password.',
-    );
-    assert.equal(
-      describeProblem(
-        { status: 401, problem: { code: 'TOKEN_EXPIRED' }, retryAfterSeconds: undefined },
-        'upload',
-        limits,
-      ),
-      'Your session has expired. Sign in again.',
-    );
-    assert.equal(
-      describeProblem(
-        { status: 429, problem: { code: 'TOO_MANY_REQUESTS' }, retryAfterSeconds: 900 },
-        'sign-in',
-        limits,
-      ),
-      'Too many failed attempts to sign in. Try again in 15 minutes.',
-    );
-  });
-
-  it('names the upload limit, the fields at fault, and the request id of a server failure', () => {
-    assert.equal(
-      describeProblem(
-        { status: 413, problem: { code: 'FILE_TOO_LARGE' }, retryAfterSeconds: undefined },
-        'upload',
-        limits,
-      ),
-      'The file is too large: the limit is 2.0 GiB.',
-    );
-    const invalid = {
-      status: 400,
-      problem: {
-        code: 'VALIDATION_FAILED',
-        errors: [{ path: 'password', message: 'at least 8 characters' }],
-      },
-      retryAfterSeconds: undefined,
-    };
-    assert.equal(
-      describeProblem(invalid, 'register', limits),
-      'Check what you entered: password: at least 8 characters.',
-    );
-    assert.match(
-      describeProblem(
-        {
-          status: 500,
-          problem: { code: 'INTERNAL', requestId: 'req-42' },
-          retryAfterSeconds: undefined,
-        },
-        'delete',
-        limits,
-      ),
-      /\(request req-42\)/,
-    );
-    // No answer at all.
-    assert.match(
-      describeProblem({ status: 0, problem: {}, retryAfterSeconds: undefined }, 'upload', limits),
-      /^The upload was cut off/,
-    );
-    // Anything else: the server's own words.
-    assert.equal(
-      describeProblem(
-        {
-          status: 400,
-          problem: { code: 'NO_FILE', detail: 'no file in the form' },
-          retryAfterSeconds: undefined,
-        },
-        'upload',
-        limits,
-      ),
-      'no file in the form',
-    );
-  });
+  for (const [what, status, problem, retryAfterSeconds, action, expected] of cases) {
+    it(`says in words: ${what}`, () => {
+      const text = describeProblem({ status, problem, retryAfterSeconds }, action, limits);
+      if (typeof expected === 'string') assert.equal(text, expected);
+      else assert.match(text, expected);
+    });
+  }
 
   it('writes sizes, waits, options and states in words', () => {
     assert.equal(formatBytes(0), '0 B');
