@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { generateMedia, probeMedia, waitFor } from '@mp3converter/testkit';
 import type { Page } from 'playwright-core';
 import { ARTIFACTS_DIR, launchBrowser, type Browser } from './chromium.ts';
@@ -35,12 +35,13 @@ before(
     notes = join(dir, 'notes.txt');
     await generateMedia(clip, { container: 'mp4', seconds: CLIP_SECONDS });
     await writeFile(notes, 'These are my notes, not a video.\n');
-    browser = await launchBrowser();
-    started.push(() => browser.close());
     // One upload at a time, so that a held upload makes the server busy for the page.
     system = await EndToEndSystem.start({ env: { gateway: { MAX_CONCURRENT_UPLOADS: '1' } } });
     started.push(() => system.stop());
     started.push(() => system.assertClean());
+    // Closed first: no page is still at work while the system is checked and stopped.
+    browser = await launchBrowser();
+    started.push(() => browser.close());
     // Room for installing Chromium on a fresh machine (apt), beyond the tests' own time limit.
   },
   { timeout: 900_000 },
@@ -61,8 +62,16 @@ interface Watched {
   dialogs: string[];
 }
 
+/** The pages a test opened, closed after it whether it passed or not. */
+const pages: Page[] = [];
+
+afterEach(async () => {
+  for (const page of pages.splice(0)) await page.close();
+});
+
 async function openPage(viewport = { width: 1024, height: 768 }): Promise<Watched> {
   const page = await browser.context.newPage();
+  pages.push(page);
   await page.setViewportSize(viewport);
   const watched: Watched = { page, urls: [], errors: [], dialogs: [] };
   page.on('request', (request) => watched.urls.push(request.url()));
@@ -174,7 +183,7 @@ describe('the web page, in Chromium', () => {
     assert.equal(Number(await bar.getAttribute('max')), size);
     assert.match(
       (await page.locator('#upload-bytes').textContent()) ?? '',
-      /^[\d.]+ KiB of [\d.]+ KiB sent \(\d+ %\)$/,
+      /^[\d.]+ (B|KiB|MiB) of [\d.]+ (KiB|MiB) sent \(\d+ %\)$/,
     );
     assert.ok(await page.getByRole('button', { name: 'Cancel upload' }).isVisible());
     assert.match(await message(page, 'upload-message'), /clip\.mp4 is uploaded and queued/);
@@ -246,7 +255,6 @@ describe('the web page, in Chromium', () => {
     );
     assert.deepEqual(errors, []);
     assert.deepEqual(dialogs, []);
-    await page.close();
   });
 
   it('shows why a text file could not be converted, beside a converted clip (the screenshot)', async () => {
@@ -300,7 +308,6 @@ describe('the web page, in Chromium', () => {
     for (const item of [failed, done]) await item.getByRole('button', { name: /^Delete / }).click();
     await page.locator('#jobs-empty').waitFor();
     assert.deepEqual(errors, []);
-    await page.close();
   });
 
   it('says in words what went wrong: wrong password, taken email, too large, server busy, session over', async () => {
@@ -355,7 +362,13 @@ describe('the web page, in Chromium', () => {
         /^The server is busy with other uploads\. Try again in (\d+ seconds|a moment)\.$/,
       );
     } finally {
+      const aborted = await uploads('aborted');
       held.destroy();
+      // Counted once the gateway has removed what it stored: the next test starts clean.
+      await waitFor(async () => (await uploads('aborted')) > aborted, {
+        timeoutMs: 10_000,
+        what: 'the held upload counted aborted',
+      });
     }
 
     // A token that is no longer good: back to the sign-in form, saying why.
@@ -371,15 +384,15 @@ describe('the web page, in Chromium', () => {
     );
     assert.ok(await page.getByLabel('Email').isVisible());
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
-    await page.close();
   });
 
-  it('cancels an upload under way, and the server keeps nothing of it', async () => {
+  it('cancels an upload under way, or on sign-out, and the server keeps nothing of either', async () => {
     const { page, errors } = await openPage();
     await signUp(page);
     const token = await tokenOf(page);
     const aborted = await uploads('aborted');
-    const throttle = await throttleUploads(page, Math.ceil((await stat(clip)).size / 20));
+    const size = (await stat(clip)).size;
+    const throttle = await throttleUploads(page, Math.ceil(size / 20));
     await page.getByLabel('Choose a video').setInputFiles(clip);
     await page.getByRole('button', { name: 'Upload and convert' }).click();
     await uploadUnderWay(page);
@@ -397,12 +410,33 @@ describe('the web page, in Chromium', () => {
     });
     assert.deepEqual(((await listed.json()) as { jobs: unknown[] }).jobs, []);
     assert.equal(await page.locator('li.job').count(), 0);
+
+    // Signing out stops an upload too, and leaves nothing of it for the next person.
+    const before = await uploads('aborted');
+    const slow = await throttleUploads(page, Math.ceil(size / 20));
+    await page.getByLabel('Choose a video').setInputFiles(clip);
+    await page.getByLabel('MP3 quality').selectOption('bitrate=320');
+    await page.getByRole('button', { name: 'Upload and convert' }).click();
+    await uploadUnderWay(page);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await slow.release();
+    await waitFor(async () => (await uploads('aborted')) > before, {
+      timeoutMs: 10_000,
+      what: 'the upload cut off by signing out counted aborted',
+    });
+    await signUp(page);
+    await page.locator('#jobs-empty').waitFor();
+    assert.equal(await page.locator('#upload-message').textContent(), '');
+    assert.equal(await page.locator('#file-chosen').textContent(), '');
+    assert.equal(await page.getByLabel('MP3 quality').inputValue(), '');
+    assert.ok(await page.locator('#upload-progress').isHidden());
+    assert.ok(await page.getByRole('button', { name: 'Upload and convert' }).isEnabled());
     assert.deepEqual(errors, []);
-    await page.close();
   });
 
-  it('works with the keyboard alone on a phone-sized screen', async () => {
+  it('works with the keyboard alone on a phone-sized screen, a long file name included', async () => {
     const { page, errors } = await openPage({ width: 360, height: 740 });
+    const name = `${'a-holiday-video-with-a-name-that-goes-on-'.repeat(3)}and-on.mp4`;
     const email = newEmail();
     // Every field has a label.
     const unlabelled = await page.evaluate(() =>
@@ -430,32 +464,32 @@ describe('the web page, in Chromium', () => {
       page.waitForEvent('filechooser'),
       page.keyboard.press('Space'),
     ]);
-    await chooser.setFiles(clip);
+    await chooser.setFiles({ name, mimeType: 'video/mp4', buffer: await readFile(clip) });
     await tabTo('quality');
     await page.keyboard.press('ArrowDown'); // 64 kbit/s
     await tabTo('upload');
     await page.keyboard.press('Enter');
-    const item = jobItem(page, 'clip.mp4');
+    const item = jobItem(page, name);
     await item.and(page.locator('[data-status="done"]')).waitFor({ timeout: 60_000 });
     const jobId = (await item.getAttribute('data-job-id')) ?? '';
     const [job] = await system.assertSettled([{ jobId, email }]);
     assert.deepEqual(job?.options, { bitrate_kbps: 64 });
 
-    // Nothing wider than the screen, a long name included.
+    // Nothing wider than the screen, the long name included.
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
     assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
 
-    const download = item.getByRole('link', { name: 'Download the MP3 of clip.mp4' });
+    const download = item.getByRole('link', { name: `Download the MP3 of ${name}` });
     await download.focus();
     const [saved] = await Promise.all([
       page.waitForEvent('download'),
       page.keyboard.press('Enter'),
     ]);
-    assert.equal(saved.suggestedFilename(), 'clip.mp3');
+    assert.equal(saved.suggestedFilename(), name.replace(/\.mp4$/, '.mp3'));
     await page.keyboard.press('Tab');
     assert.equal(
       await page.evaluate(() => document.activeElement?.getAttribute('aria-label')),
-      'Delete clip.mp4',
+      `Delete ${name}`,
     );
     await page.keyboard.press('Enter');
     await item.waitFor({ state: 'detached' });
@@ -466,7 +500,6 @@ describe('the web page, in Chromium', () => {
       what: 'the job removed',
     });
     assert.deepEqual(errors, []);
-    await page.close();
   });
 });
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { Router, type RequestHandler } from 'express';
 import helmet from 'helmet';
@@ -60,9 +60,10 @@ export function webPageRoutes(options: WebPageOptions): Router {
   const dir = options.dir ?? WEB_DIR;
   const assets = join(dir, 'assets');
   let html = readFileSync(join(dir, 'index.html'), 'utf8');
+  const versions = new Map<string, string>();
   for (const name of readdirSync(assets)) {
-    const url = `/assets/${name}?v=${version(readFileSync(join(assets, name)))}`;
-    html = html.replaceAll(`{{asset:${name}}}`, url);
+    versions.set(name, version(readFileSync(join(assets, name))));
+    html = html.replaceAll(`{{asset:${name}}}`, `/assets/${name}?v=${String(versions.get(name))}`);
   }
   html = html.replaceAll('{{maxUploadBytes}}', String(options.maxUploadBytes));
   const unresolved = /\{\{[^}]*\}\}/.exec(html);
@@ -86,12 +87,19 @@ export function webPageRoutes(options: WebPageOptions): Router {
     express.static(assets, {
       index: false,
       dotfiles: 'ignore',
+      // Answered here, 404 or not: an asset never waits on the API's dependencies.
+      fallthrough: false,
       immutable: true,
       maxAge: '365d',
-      // A link with the content hash is cached for good (a changed file gets a new link); one
-      // without (a module imported by another, `./messages.js`) is revalidated on every use.
-      setHeaders: (res) => {
-        if (!/[?&]v=/.test(res.req.url)) res.setHeader('Cache-Control', 'no-cache');
+      // Cached for good only under its own content hash (a changed file gets a new link). Any
+      // other link is revalidated on every use: a module imported by another
+      // (`./messages.js`), or a hash this gateway does not have (another replica's release,
+      // during a rollout), which must not pin this content under that name.
+      setHeaders: (res, path) => {
+        const asked = new URL(res.req.url, 'http://gateway').searchParams.get('v');
+        if (asked === null || asked !== versions.get(basename(path))) {
+          res.setHeader('Cache-Control', 'no-cache');
+        }
       },
     }),
   );

@@ -87,6 +87,18 @@ describe('the web page', () => {
         assert.equal(asset.headers.get('cache-control'), 'public, max-age=31536000, immutable');
         await asset.arrayBuffer();
       }
+      // Under another hash (another replica's release): served, but not pinned under that name.
+      const [css] = links.filter((link) => link.startsWith('/assets/app.css'));
+      const other = await fetch(
+        `${server.url}${String(css).replace(/v=\w+/, 'v=0123456789abcdef')}`,
+      );
+      assert.equal(other.status, 200);
+      assert.equal(other.headers.get('cache-control'), 'no-cache');
+      await other.arrayBuffer();
+      // Missing: 404 from here, not passed on to the API's routes.
+      const missing = await fetch(`${server.url}/assets/nothing.js`);
+      assert.equal(missing.status, 404);
+      await missing.arrayBuffer();
       // A module imported by another is linked without a hash: revalidated on every use.
       const module = await fetch(`${server.url}/assets/messages.js`);
       assert.equal(module.status, 200);

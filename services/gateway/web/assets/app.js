@@ -16,6 +16,9 @@ const ACTIVE_POLL_MS = 1_000;
 const IDLE_POLL_MS = 15_000;
 /** After a failure without Retry-After (the network, say). */
 const ERROR_POLL_MS = 5_000;
+/** A job waiting or converting with nothing changing for this long is looked at less often. */
+const STALLED_AFTER_MS = 60_000;
+const STALLED_POLL_MS = 5_000;
 const PAGE_SIZE = 20;
 const MAX_PAGE_SIZE = 100;
 /** A paused player's link is renewed when it has less than this left. */
@@ -59,6 +62,7 @@ const ui = {
   jobsSection: byId('jobs-section', HTMLElement),
   jobsTitle: byId('jobs-title', HTMLHeadingElement),
   jobsMessage: byId('jobs-message', HTMLParagraphElement),
+  jobsStatus: byId('jobs-status', HTMLParagraphElement),
   jobsEmpty: byId('jobs-empty', HTMLParagraphElement),
   jobs: byId('jobs', HTMLOListElement),
   more: byId('more', HTMLButtonElement),
@@ -77,8 +81,11 @@ const maxUploadBytes = Number(
  * @param {'error' | 'info' | 'success' | 'busy'} [kind] busy: under way, a final word follows
  */
 function show(element, text, kind = 'info') {
+  const next = text === '' ? '' : kind;
+  // Unchanged: left alone, so that a live region does not say it again.
+  if (element.textContent === text && element.dataset['kind'] === next) return;
   element.textContent = text;
-  element.dataset['kind'] = text === '' ? '' : kind;
+  element.dataset['kind'] = next;
 }
 
 /** @param {string} text */
@@ -91,6 +98,27 @@ function announce(text) {
 
 // ---- the session: sessionStorage only, so it ends with the tab ----
 
+/**
+ * The tab's sessionStorage, or nothing where the browser refuses it (storage blocked): the
+ * session then lives in this page only, until it is reloaded.
+ */
+const storage = (() => {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** @param {(store: Storage) => void} change */
+function store(change) {
+  try {
+    if (storage !== undefined) change(storage);
+  } catch {
+    // Full or refused: the session stays in memory.
+  }
+}
+
 /** @type {Session | undefined} */
 let session;
 /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -99,7 +127,7 @@ let expiryTimer;
 /** @returns {Session | undefined} */
 function storedSession() {
   try {
-    const raw = sessionStorage.getItem(SESSION_KEY);
+    const raw = storage?.getItem(SESSION_KEY) ?? null;
     if (raw === null) return undefined;
     const value = parseJson(raw);
     if (typeof value !== 'object' || value === null) return undefined;
@@ -116,7 +144,9 @@ function storedSession() {
 /** @param {Session} next */
 function startSession(next) {
   session = next;
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify(next));
+  store((tab) => {
+    tab.setItem(SESSION_KEY, JSON.stringify(next));
+  });
   clearTimeout(expiryTimer);
   // setTimeout's delay is a 32-bit number of milliseconds: past about 24 days it fires at once.
   const left = Math.min(Date.parse(next.expiresAt) - Date.now(), 2 ** 31 - 1);
@@ -139,20 +169,33 @@ function startSession(next) {
 /** @param {string} [reason] why, when the user did not sign out themselves */
 function endSession(reason) {
   session = undefined;
-  sessionStorage.removeItem(SESSION_KEY);
+  store((tab) => {
+    tab.removeItem(SESSION_KEY);
+  });
   clearTimeout(expiryTimer);
   clearTimeout(pollTimer);
+  // Nothing of this user's is left for whoever signs in next.
   currentUpload?.abort();
+  ui.uploadForm.reset();
+  fileChosen();
+  ui.uploadProgress.hidden = true;
+  ui.upload.disabled = false;
+  for (const entry of rendered.values()) entry.audio.pause();
+  ui.jobs.replaceChildren();
+  rendered.clear();
+  ui.jobsEmpty.hidden = true;
+  ui.more.hidden = true;
+  show(ui.uploadMessage, '');
+  show(ui.jobsMessage, '');
+  show(ui.jobsStatus, '');
   ui.who.hidden = true;
   ui.convert.hidden = true;
   ui.jobsSection.hidden = true;
   ui.account.hidden = false;
-  ui.jobs.replaceChildren();
-  rendered.clear();
-  show(ui.uploadMessage, '');
-  show(ui.jobsMessage, '');
   ui.password.value = '';
-  show(ui.accountMessage, reason ?? 'You are signed out.', reason === undefined ? 'info' : 'error');
+  const said = reason ?? 'You are signed out.';
+  show(ui.accountMessage, said, reason === undefined ? 'info' : 'error');
+  announce(said);
   ui.email.focus();
 }
 
@@ -349,19 +392,24 @@ function carriesFiles(event) {
   return event.dataTransfer?.types.includes('Files') === true;
 }
 
+// A file dropped anywhere is taken (or refused while signed out): never opened by the browser
+// in place of the page.
 document.addEventListener('dragover', (event) => {
-  if (session === undefined || !carriesFiles(event)) return;
+  if (!carriesFiles(event)) return;
   event.preventDefault();
-  if (event.dataTransfer !== null) event.dataTransfer.dropEffect = 'copy';
-  document.body.dataset['dragging'] = 'true';
+  if (event.dataTransfer !== null) {
+    event.dataTransfer.dropEffect = session === undefined ? 'none' : 'copy';
+  }
+  if (session !== undefined) document.body.dataset['dragging'] = 'true';
 });
 document.addEventListener('dragleave', (event) => {
   if (event.relatedTarget === null) delete document.body.dataset['dragging'];
 });
 document.addEventListener('drop', (event) => {
   delete document.body.dataset['dragging'];
-  if (session === undefined || !carriesFiles(event)) return;
+  if (!carriesFiles(event)) return;
   event.preventDefault();
+  if (session === undefined) return;
   const files = event.dataTransfer?.files;
   if (files === undefined || files.length === 0) return;
   if (files.length > 1) {
@@ -398,7 +446,12 @@ function sendUpload(form, onProgress) {
       });
       request.addEventListener('load', () => {
         if (request.status === 202) {
-          resolve(/** @type {Job} */ (parseJson(request.responseText)));
+          try {
+            resolve(/** @type {Job} */ (parseJson(request.responseText)));
+          } catch {
+            // Accepted, but the answer is unreadable (a proxy's page?): the list shows the job.
+            reject(new ApiError(202, { detail: 'The upload was accepted.' }, undefined));
+          }
         } else {
           reject(
             apiError(
@@ -472,15 +525,20 @@ ui.uploadForm.addEventListener('submit', (event) => {
   });
   currentUpload = upload;
   ui.cancel.focus();
+  // An answer that arrives after sign-out is not this page's business any more.
+  const owner = session;
   upload.done
     .then((job) => {
+      if (session !== owner) return;
       show(ui.uploadMessage, `${file.name} is uploaded and queued for conversion.`, 'success');
       ui.uploadForm.reset();
       fileChosen();
+      listChanged();
       upsertJobs([job], { prepend: true });
       pollNow();
     })
     .catch((/** @type {unknown} */ error) => {
+      if (session !== owner) return;
       if (error instanceof DOMException && error.name === 'AbortError') {
         show(ui.uploadMessage, `The upload of ${file.name} was cancelled.`);
         return;
@@ -492,7 +550,8 @@ ui.uploadForm.addEventListener('submit', (event) => {
       show(ui.uploadMessage, failureText(error, 'upload'), 'error');
     })
     .finally(() => {
-      currentUpload = undefined;
+      if (currentUpload === upload) currentUpload = undefined;
+      if (session !== owner) return;
       ui.uploadProgress.hidden = true;
       ui.upload.disabled = false;
       if (document.activeElement === ui.cancel || document.activeElement === document.body) {
@@ -515,6 +574,17 @@ let listLimit = PAGE_SIZE;
 let pollTimer;
 let polling = false;
 let pollAgain = false;
+/**
+ * Goes up whenever this page changes the list itself (an upload, a delete): a list asked for
+ * before then may predate the change, and is asked for again instead of shown.
+ */
+let listEpoch = 0;
+/** When a job shown last changed state or progress: a queue that stands still is polled less. */
+let lastChange = Date.now();
+
+function listChanged() {
+  listEpoch += 1;
+}
 
 /**
  * @typedef {object} JobItem
@@ -573,12 +643,73 @@ function createItem(job) {
   remove.addEventListener('click', () => {
     deleteJob(entry);
   });
+  download.addEventListener('click', (event) => {
+    downloadClicked(entry, event);
+  });
+  // A link that expired while playing: the next range request fails; go on with the newest.
+  audio.addEventListener('error', () => {
+    if (
+      entry.job.downloadUrl !== undefined &&
+      audio.getAttribute('src') !== entry.job.downloadUrl
+    ) {
+      setSource(entry, entry.job, !audio.paused);
+    }
+  });
   return entry;
+}
+
+/**
+ * Points the player at the job's newest link, where it was in the track.
+ * @param {JobItem} entry
+ * @param {Job} job
+ * @param {boolean} resume play on, as it was playing
+ */
+function setSource(entry, job, resume) {
+  if (job.downloadUrl === undefined) return;
+  const { audio } = entry;
+  const at = audio.currentTime;
+  audio.src = job.downloadUrl;
+  audio.dataset['expiresAt'] = job.downloadUrlExpiresAt ?? '';
+  if (at > 0) audio.currentTime = at;
+  if (resume) {
+    audio.play().catch(() => {
+      // Refused (no user gesture since): it waits for the play button.
+    });
+  }
+}
+
+/**
+ * A download link that has expired (the tab was hidden for long, say) is renewed first.
+ * @param {JobItem} entry
+ * @param {MouseEvent} event
+ */
+function downloadClicked(entry, event) {
+  const expires = Date.parse(entry.job.downloadUrlExpiresAt ?? '');
+  if (expires - Date.now() > 5_000) return;
+  event.preventDefault();
+  const owner = session;
+  api(`/jobs/${encodeURIComponent(entry.job.jobId)}`)
+    .then((response) => readJson(response))
+    .then((fresh) => {
+      const job = /** @type {Job} */ (fresh);
+      if (session !== owner || job.downloadUrl === undefined) return;
+      updateItem(entry, job);
+      location.assign(job.downloadUrl);
+    })
+    .catch((/** @type {unknown} */ error) => {
+      if (session !== owner) return;
+      if (isSessionOver(error)) {
+        endSession(failureText(error, 'list'));
+        return;
+      }
+      show(ui.jobsMessage, failureText(error, 'list'), 'error');
+    });
 }
 
 /** @param {JobItem} entry @param {Job} job */
 function updateItem(entry, job) {
   const previous = entry.job.status;
+  if (previous !== job.status || entry.job.progress !== job.progress) lastChange = Date.now();
   entry.job = job;
   entry.item.dataset['status'] = job.status;
   entry.name.textContent = job.filename;
@@ -602,12 +733,12 @@ function updateItem(entry, job) {
     entry.download.setAttribute('aria-label', `Download the MP3 of ${job.filename}`);
     entry.audio.setAttribute('aria-label', `Listen to ${job.filename}`);
     // A new link for a paused player only, and only once the one it has is about to expire:
-    // changing the source of a playing player would start it over.
+    // changing the source of a playing player would interrupt it. One that is playing when its
+    // link expires takes the newest link when its next request fails (see createItem).
     const expires = Date.parse(entry.audio.dataset['expiresAt'] ?? '');
     const stale = !(expires - Date.now() > LINK_RENEW_MS);
     if (entry.audio.getAttribute('src') === null || (stale && entry.audio.paused)) {
-      entry.audio.src = job.downloadUrl;
-      entry.audio.dataset['expiresAt'] = job.downloadUrlExpiresAt ?? '';
+      setSource(entry, job, false);
     }
   }
   entry.remove.setAttribute('aria-label', `Delete ${job.filename}`);
@@ -646,6 +777,7 @@ function upsertJobs(jobs, { prepend }) {
     if (entry === undefined) {
       entry = createItem(job);
       rendered.set(job.jobId, entry);
+      lastChange = Date.now();
     }
     updateItem(entry, job);
     const at = prepend ? ui.jobs.firstElementChild : ui.jobs.children.item(index);
@@ -698,21 +830,26 @@ function pollNow() {
  * @returns {Promise<number>}
  */
 async function poll(asked) {
+  const epoch = listEpoch;
   try {
     const response = await api(`/jobs?limit=${listLimit}`);
     const body = /** @type {{ jobs: Job[], nextCursor?: string }} */ (await readJson(response));
     if (session !== asked) return IDLE_POLL_MS;
+    if (listEpoch !== epoch) return 0;
     renderJobs(body.jobs);
+    const moreWasFocused = document.activeElement === ui.more;
     ui.more.hidden = body.nextCursor === undefined || listLimit >= MAX_PAGE_SIZE;
-    show(ui.jobsMessage, '');
-    return anyActive() ? ACTIVE_POLL_MS : IDLE_POLL_MS;
+    if (moreWasFocused && ui.more.hidden) ui.jobsTitle.focus();
+    show(ui.jobsStatus, '');
+    if (!anyActive()) return IDLE_POLL_MS;
+    return Date.now() - lastChange > STALLED_AFTER_MS ? STALLED_POLL_MS : ACTIVE_POLL_MS;
   } catch (error) {
     if (session !== asked) return IDLE_POLL_MS;
     if (isSessionOver(error)) {
       endSession(failureText(error, 'list'));
       return IDLE_POLL_MS;
     }
-    show(ui.jobsMessage, failureText(error, 'list'), 'error');
+    show(ui.jobsStatus, failureText(error, 'list'), 'error');
     const seconds = error instanceof ApiError ? error.failure.retryAfterSeconds : undefined;
     return seconds === undefined ? ERROR_POLL_MS : Math.max(seconds * 1000, ACTIVE_POLL_MS);
   }
@@ -730,6 +867,7 @@ ui.more.addEventListener('click', () => {
 /** @param {JobItem} entry */
 function deleteJob(entry) {
   const { job } = entry;
+  const owner = session;
   entry.remove.disabled = true;
   api(`/jobs/${encodeURIComponent(job.jobId)}`, { method: 'DELETE' })
     .catch((/** @type {unknown} */ error) => {
@@ -738,6 +876,8 @@ function deleteJob(entry) {
       throw error;
     })
     .then(() => {
+      if (session !== owner) return;
+      listChanged();
       // Focus moves on to the next item's Delete button, or to the heading.
       const next = entry.item.nextElementSibling ?? entry.item.previousElementSibling;
       entry.audio.pause();
@@ -749,6 +889,7 @@ function deleteJob(entry) {
       (button instanceof HTMLButtonElement ? button : ui.jobsTitle).focus();
     })
     .catch((/** @type {unknown} */ error) => {
+      if (session !== owner) return;
       entry.remove.disabled = false;
       if (isSessionOver(error)) {
         endSession(failureText(error, 'delete'));
@@ -764,7 +905,9 @@ const resumed = storedSession();
 if (resumed !== undefined && Date.parse(resumed.expiresAt) > Date.now()) {
   startSession(resumed);
 } else {
-  sessionStorage.removeItem(SESSION_KEY);
+  store((tab) => {
+    tab.removeItem(SESSION_KEY);
+  });
   ui.account.hidden = false;
   show(ui.accountMessage, '');
 }
