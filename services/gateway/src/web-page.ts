@@ -4,6 +4,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { Router, type RequestHandler } from 'express';
 import helmet from 'helmet';
+import { NotFoundError } from '@mp3converter/errors';
 
 /**
  * The page: `web/index.html`, and the files of `web/assets/`, served at `/assets/<name>`. The
@@ -87,8 +88,6 @@ export function webPageRoutes(options: WebPageOptions): Router {
     express.static(assets, {
       index: false,
       dotfiles: 'ignore',
-      // Answered here, 404 or not: an asset never waits on the API's dependencies.
-      fallthrough: false,
       immutable: true,
       maxAge: '365d',
       // Cached for good only under its own content hash (a changed file gets a new link). Any
@@ -102,6 +101,10 @@ export function webPageRoutes(options: WebPageOptions): Router {
         }
       },
     }),
+    // Answered here: an unknown asset is a 404 of its own, never passed on to the API's routes.
+    (req, _res, next) => {
+      next(new NotFoundError('ASSET_NOT_FOUND', `there is no asset ${req.path}`));
+    },
   );
   return router;
 }

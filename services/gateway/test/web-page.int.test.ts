@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
+import { notFoundHandler, problemHandler } from '@mp3converter/http';
+import { createLogger } from '@mp3converter/logging';
 import { rawRequest } from '@mp3converter/testkit';
 import { WEB_DIR, securityHeaders, webPageRoutes } from '../src/web-page.ts';
 
@@ -34,6 +36,9 @@ async function serve(
       dir: options.webDir ?? WEB_DIR,
     }),
   );
+  // The gateway's own error handling, which turns errors into problem documents.
+  app.use(notFoundHandler());
+  app.use(problemHandler(createLogger({ service: 'gateway', level: 'silent' })));
   const server = await new Promise<Server>((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => {
       resolve(listening);
@@ -98,7 +103,7 @@ describe('the web page', () => {
       // Missing: 404 from here, not passed on to the API's routes.
       const missing = await fetch(`${server.url}/assets/nothing.js`);
       assert.equal(missing.status, 404);
-      await missing.arrayBuffer();
+      assert.equal(((await missing.json()) as { code: string }).code, 'ASSET_NOT_FOUND');
       // A module imported by another is linked without a hash: revalidated on every use.
       const module = await fetch(`${server.url}/assets/messages.js`);
       assert.equal(module.status, 200);
