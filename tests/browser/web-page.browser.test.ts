@@ -249,10 +249,7 @@ describe('the web page, in Chromium', () => {
     await item.waitFor({ state: 'detached' });
     assert.match(await message(page, 'jobs-message'), /clip\.mp4 is deleted/);
     assert.equal(await system.jobs.find(jobId), undefined, 'the job is gone');
-    const listed = await fetch(`${system.url}/jobs`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    assert.deepEqual(((await listed.json()) as { jobs: unknown[] }).jobs, []);
+    assert.deepEqual(await listedJobs(token), []);
 
     assert.deepEqual(
       urls.filter((url) => url.includes(token)),
@@ -411,10 +408,7 @@ describe('the web page, in Chromium', () => {
       timeoutMs: 10_000,
       what: 'the gateway counting the upload aborted',
     });
-    const listed = await fetch(`${system.url}/jobs`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    assert.deepEqual(((await listed.json()) as { jobs: unknown[] }).jobs, []);
+    assert.deepEqual(await listedJobs(token), []);
     assert.equal(await page.locator('li.job').count(), 0);
 
     // Signing out stops an upload too, and leaves nothing of it for the next person.
@@ -547,14 +541,26 @@ async function holdUploadSlot(token: string): Promise<Socket> {
   return socket;
 }
 
-async function uploadedBytes(): Promise<number> {
+/** A sample of the gateway's Prometheus metrics, by its series as written (0 if absent). */
+async function metric(series: string): Promise<number> {
   const metrics = await (await fetch(`${system.url}/metrics`)).text();
-  return Number(/^upload_bytes_total (\d+)/m.exec(metrics)?.[1] ?? 0);
+  const line = metrics.split('\n').find((text) => text.startsWith(`${series} `));
+  return Number(line?.slice(series.length + 1) ?? 0);
+}
+
+async function uploadedBytes(): Promise<number> {
+  return metric('upload_bytes_total');
 }
 
 /** The gateway's count of uploads that ended with `outcome`. */
 async function uploads(outcome: 'accepted' | 'aborted'): Promise<number> {
-  const metrics = await (await fetch(`${system.url}/metrics`)).text();
-  const line = new RegExp(`^uploads_total\\{outcome="${outcome}"\\} (\\d+)`, 'm');
-  return Number(line.exec(metrics)?.[1] ?? 0);
+  return metric(`uploads_total{outcome="${outcome}"}`);
+}
+
+/** The user's jobs, as the API lists them. */
+async function listedJobs(token: string): Promise<unknown[]> {
+  const listed = await fetch(`${system.url}/jobs`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return ((await listed.json()) as { jobs: unknown[] }).jobs;
 }

@@ -3,13 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
-import { notFoundHandler, problemHandler } from '@mp3converter/http';
+import { listen, notFoundHandler, problemHandler } from '@mp3converter/http';
 import { createLogger } from '@mp3converter/logging';
 import { rawRequest } from '@mp3converter/testkit';
 import { WEB_DIR, securityHeaders, webPageRoutes } from '../src/web-page.ts';
@@ -38,24 +36,10 @@ async function serve(
   );
   // The gateway's own error handling, which turns errors into problem documents.
   app.use(notFoundHandler());
-  app.use(problemHandler(createLogger({ service: 'gateway', level: 'silent' })));
-  const server = await new Promise<Server>((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => {
-      resolve(listening);
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise((resolve, reject) => {
-        server.close((error) => {
-          if (error === undefined) resolve();
-          else reject(error);
-        });
-        server.closeAllConnections();
-      }),
-  };
+  const log = createLogger({ service: 'gateway', level: 'silent' });
+  app.use(problemHandler(log));
+  const server = await listen(app, { host: '127.0.0.1', port: 0 }, log);
+  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.close() };
 }
 
 function assetLinks(html: string): string[] {
