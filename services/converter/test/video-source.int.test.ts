@@ -2,14 +2,20 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { findFile, openBucket, uploadFromStream, type FileBucket } from '@mp3converter/gridfs';
-import { generateMedia, probeMedia, testServers, waitFor } from '@mp3converter/testkit';
+import {
+  generateMedia,
+  probeMedia,
+  startTcpProxy,
+  testServers,
+  waitFor,
+} from '@mp3converter/testkit';
 import { MongoClient, type GridFSFile } from 'mongodb';
 import {
   FfmpegError,
@@ -17,7 +23,7 @@ import {
   convertToMp3,
   locateFfmpeg,
   type FfmpegBinary,
-} from '../src/ffmpeg.ts';
+} from '../src/ffmpeg/index.ts';
 import { serveVideo, type VideoSource } from '../src/video-source.ts';
 
 const CHUNK_SIZE = 4096;
@@ -166,42 +172,65 @@ describe('serveVideo', () => {
   });
 
   it('when closed, cuts a response under way and refuses new connections', async () => {
-    const { bucket, file } = await store(randomBytes(200 * CHUNK_SIZE));
-    const source = await serveVideo(bucket, file);
-    let received = 0;
-    let reading: IncomingMessage | undefined;
-    const cut = new Promise<void>((resolve, reject) => {
-      const request = httpRequest(source.url, (response) => {
-        response.on('data', (part: Buffer) => {
-          received += part.length;
-          // Reads nothing more until the source is closed: the server is held mid-response by
-          // backpressure (a reader that kept going could take all 50 MiB first, as it once
-          // did in CI).
-          if (reading === undefined) {
-            reading = response;
-            response.pause();
-          }
+    const stored = await store(randomBytes(200 * CHUNK_SIZE));
+    const { file } = stored;
+    // The server reads the file through a proxy that holds MongoDB's answers back once
+    // HELD_AFTER bytes of them have passed: it cannot have sent more than that when close()
+    // runs, so the response is provably under way, however much the kernel's socket buffers
+    // would take (a client that merely paused could find all 800 KiB there, as it did in CI).
+    const HELD_AFTER = 64 * 1024;
+    let answered = 0;
+    let reading = false;
+    const proxy = await startTcpProxy(Number(new URL(testServers.mongoUrl).port), '127.0.0.1', {
+      onData: (chunk, from) => {
+        if (!reading || from !== 'server') return;
+        answered += chunk.length;
+        if (answered > HELD_AFTER) proxy.stall('server');
+      },
+    });
+    const proxied = new URL(testServers.mongoUrl);
+    proxied.port = String(proxy.port);
+    const slowClient = new MongoClient(proxied.href);
+    try {
+      const bucket = openBucket(slowClient.db(db.databaseName), stored.bucket.bucketName, {
+        chunkSizeBytes: CHUNK_SIZE,
+      });
+      const source = await serveVideo(bucket, file);
+      let received = 0;
+      reading = true;
+      const cut = new Promise<void>((resolve, reject) => {
+        const request = httpRequest(source.url, (response) => {
+          response.on('data', (part: Buffer) => {
+            received += part.length;
+          });
+          response.on('error', () => {
+            resolve();
+          });
+          response.on('end', () => {
+            reject(new Error('the whole file arrived'));
+          });
         });
-        response.on('error', () => {
+        request.on('error', () => {
           resolve();
         });
-        response.on('end', () => {
-          reject(new Error('the whole file arrived'));
-        });
+        request.end();
       });
-      request.on('error', () => {
-        resolve();
+      await waitFor(() => received > 0 && answered > HELD_AFTER, {
+        what: 'the first bytes, and the reads held',
       });
-      request.end();
-    });
-    await waitFor(() => received > 0, { what: 'the first bytes' });
-    await source.close();
-    // What was in flight arrives, then the cut: not the end of the file.
-    reading?.resume();
-    await cut;
-    assert.ok(received < file.length, `${received} of ${file.length} bytes`);
-    await assert.rejects(get(source.url), /ECONNREFUSED/);
-    assert.equal(source.error, undefined);
+      const closing = source.close();
+      await cut;
+      // close() resolves once the read it interrupted has ended: let MongoDB's answer through.
+      proxy.resume();
+      await closing;
+      assert.ok(received <= answered, `${received} bytes received, ${answered} read`);
+      assert.ok(received < file.length, `${received} of ${file.length} bytes`);
+      await assert.rejects(get(source.url), /ECONNREFUSED/);
+      assert.equal(source.error, undefined);
+    } finally {
+      await slowClient.close();
+      await proxy.close();
+    }
   });
 });
 
