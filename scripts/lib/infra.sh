@@ -29,7 +29,16 @@ RABBITMQ_NODE="${MP3_RABBITMQ_NODE:-mp3converter@localhost}"
 MARIADB_DATA="$STATE_DIR/mariadb"
 MARIADB_SOCKET="$STATE_DIR/run/mariadb.sock"
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# process_alive PID: the process runs. A zombie (killed, its parent has not reaped it
+# yet, as this sandbox's init is slow to do and a parent that never waits never does) is
+# gone: kill -0 would still find it.
+process_alive() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ $state != Z* ]]
+}
+# pid_alive PIDFILE: the process recorded in PIDFILE runs.
+pid_alive() { [ -f "$1" ] && process_alive "$(cat "$1")"; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # wait_for NAME SECONDS COMMAND...: polls COMMAND until it succeeds.
@@ -45,6 +54,33 @@ wait_for() {
   done
 }
 
+# settle NAME PIDFILE SECONDS READY...: for a server or service that PIDFILE says was started
+# before, waits until READY succeeds (returns 0: it runs) or its process is gone (returns 1,
+# with the pid file removed: start a new one). One still starting is waited for, and so is one
+# still stopping (SIGTERM'd, or killed and not yet reaped), instead of being taken for a
+# running one. Dies if neither happens within SECONDS.
+settle() {
+  local name=$1 pidfile=$2 seconds=$3
+  shift 3
+  [ -f "$pidfile" ] || return 1
+  local pid deadline=$((SECONDS + seconds)) said=0
+  pid=$(cat "$pidfile")
+  until "$@" >/dev/null 2>&1; do
+    if ! process_alive "$pid"; then
+      if [ "$said" -eq 1 ]; then say "$name (pid $pid) has exited; starting a new one"; fi
+      rm -f "$pidfile"
+      return 1
+    fi
+    if [ "$said" -eq 0 ]; then
+      say "$name (pid $pid) is running but not ready; waiting for it to answer or exit"
+      said=1
+    fi
+    [ "$SECONDS" -lt "$deadline" ] ||
+      die "$name (pid $pid) neither answers nor exits after ${seconds}s (logs: $STATE_DIR/log/)"
+    sleep 0.3
+  done
+}
+
 # stop_pid NAME PIDFILE: TERM, then KILL after 20 s; removes the pid file.
 stop_pid() {
   local name=$1 pidfile=$2
@@ -57,7 +93,7 @@ stop_pid() {
   say "stopping $name (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
   local deadline=$((SECONDS + 20))
-  while kill -0 "$pid" 2>/dev/null; do
+  while process_alive "$pid"; do
     if [ "$SECONDS" -ge "$deadline" ]; then
       kill -KILL "$pid" 2>/dev/null || true
       break
@@ -83,8 +119,14 @@ rabbitmqctl_local() {
   HOME="$RABBITMQ_HOME" RABBITMQ_NODENAME="$RABBITMQ_NODE" /usr/lib/rabbitmq/bin/rabbitmqctl "$@"
 }
 
+rabbitmq_ready() {
+  port_open "$RABBITMQ_PORT" &&
+    curl -fsS -m 2 -u guest:guest "http://127.0.0.1:$RABBITMQ_MANAGEMENT_PORT/api/overview"
+}
+
 start_rabbitmq() {
-  if pid_alive "$STATE_DIR/run/rabbitmq.pid"; then return 0; fi
+  # A stopping broker closes its AMQP port at once and exits seconds later.
+  if settle RabbitMQ "$STATE_DIR/run/rabbitmq.pid" 90 rabbitmq_ready; then return 0; fi
   if port_open "$RABBITMQ_PORT"; then
     say "RabbitMQ: port $RABBITMQ_PORT is already served by a broker these scripts did not start; using it"
     return 0
@@ -140,7 +182,7 @@ mariadb_app_ping() {
 }
 
 start_mariadb() {
-  if pid_alive "$STATE_DIR/run/mariadb.pid"; then return 0; fi
+  if settle MariaDB "$STATE_DIR/run/mariadb.pid" 60 mariadb_root -e 'SELECT 1'; then return 0; fi
   if port_open "$MARIADB_PORT"; then
     mariadb_app_ping >/dev/null 2>&1 ||
       die "port $MARIADB_PORT is taken by a server that does not accept $DEV_MYSQL_USER; stop it or create that user"
@@ -192,7 +234,7 @@ c.admin.command('ping')"
 }
 
 start_mongo() {
-  if pid_alive "$STATE_DIR/run/mongo.pid"; then return 0; fi
+  if settle SecantusDB "$STATE_DIR/run/mongo.pid" 60 mongo_ping; then return 0; fi
   if port_open "$MONGO_PORT"; then
     say "MongoDB: port $MONGO_PORT is already served by a server these scripts did not start; using it"
     return 0
@@ -210,8 +252,10 @@ start_mongo() {
 stop_mongo() { stop_pid SecantusDB "$STATE_DIR/run/mongo.pid"; }
 
 # ---------------------------------------------------------------- maildev (development mailbox)
+mailbox_ready() { curl -fsS -m 2 "http://127.0.0.1:$MAILBOX_PORT/api/healthz"; }
+
 start_mailbox() {
-  if pid_alive "$STATE_DIR/run/mailbox.pid"; then return 0; fi
+  if settle maildev "$STATE_DIR/run/mailbox.pid" 30 mailbox_ready; then return 0; fi
   if port_open "$SMTP_PORT"; then
     say "mailbox: port $SMTP_PORT is already served by an SMTP server these scripts did not start; using it"
     return 0
@@ -220,7 +264,7 @@ start_mailbox() {
   launch mailbox "$STATE_DIR/log/maildev.log" node "$ROOT/node_modules/maildev/dist/bin/maildev.js" \
     --ip 127.0.0.1 --smtp "$SMTP_PORT" --web-ip 127.0.0.1 --web "$MAILBOX_PORT" --max-emails 1000
   STARTED_INFRA+=(mailbox)
-  wait_for maildev 30 curl -fsS "http://127.0.0.1:$MAILBOX_PORT/api/healthz"
+  wait_for maildev 30 mailbox_ready
 }
 
 stop_mailbox() { stop_pid maildev "$STATE_DIR/run/mailbox.pid"; }

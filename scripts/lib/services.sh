@@ -44,10 +44,18 @@ list_services() {
   done
 }
 
+service_ready() { curl -fsS -m 2 "http://127.0.0.1:$1/readyz"; }
+
+# The services this shell launched: one that exits during start-up is then an error, while
+# one left by an earlier run that exits (it was stopping) is started again.
+declare -gA LAUNCHED_SERVICES=()
+
 start_service() {
   local name=$1 port
   port=$(known_port "$name") || exit 1
-  if pid_alive "$STATE_DIR/run/svc-$name.pid"; then return 0; fi
+  local pidfile="$STATE_DIR/run/svc-$name.pid"
+  if pid_alive "$pidfile"; then return 0; fi # wait_service waits for it, or starts it again
+  rm -f "$pidfile"
   if port_open "$port"; then
     die "$name: port $port is already in use by another process"
   fi
@@ -60,14 +68,25 @@ start_service() {
     AUTH_URL="http://127.0.0.1:$(service_port auth)" NODE_OPTIONS="$(service_node_options "$name")" \
     PUBLIC_BASE_URL="http://127.0.0.1:$(service_port gateway)" \
     node src/main.ts)
+  LAUNCHED_SERVICES[$name]=1
 }
 
 wait_service() {
   local name=$1 port
   port=$(known_port "$name") || exit 1
+  local pidfile="$STATE_DIR/run/svc-$name.pid"
+  if [ -z "${LAUNCHED_SERVICES[$name]:-}" ]; then
+    # Started by an earlier run: running, or still stopping (SIGTERM'd, or killed and not
+    # yet reaped). Wait until it answers, or for it to go and start a new one.
+    if settle "$name" "$pidfile" 60 service_ready "$port"; then
+      say "$name is ready"
+      return 0
+    fi
+    start_service "$name"
+  fi
   local deadline=$((SECONDS + 60))
-  until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
-    if ! pid_alive "$STATE_DIR/run/svc-$name.pid"; then
+  until service_ready "$port" >/dev/null 2>&1; do
+    if ! pid_alive "$pidfile"; then
       tail -n 20 "$STATE_DIR/log/$name.log" >&2
       die "$name exited during start-up (log: $STATE_DIR/log/$name.log)"
     fi

@@ -45,7 +45,7 @@ const PASSWORD = 'correct horse battery staple';
  * that no client's connection can take a server's port while the server is down, and outside
  * the range RabbitMQ's command-line tools take (35672-35682).
  */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   for (;;) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
     const server = createServer();
