@@ -5,10 +5,10 @@
 // Human-readable lines as it goes; the last stdout line is one JSON object with every number.
 //
 // benchmarks/all.ts (what ./scripts/bench runs) spreads its result into one JSON with the
-// others'; the helpers below are exported for benchmarks/original.ts.
+// others'; convertOnce is exported for benchmarks/original.ts. The general tools (scratch
+// directory and processes, CPU and memory readings, statistics) are in benchmarks/lib/.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +18,21 @@ import {
   type ConverterProcess,
   type SubmitOptions,
 } from '../services/converter/test/support.ts';
+import { bareFfmpeg } from './lib/bare-ffmpeg.ts';
+import { logLine, type Log } from './lib/log.ts';
+import { CLIP_SECONDS, VIDEO_SECONDS, generateMedia } from './lib/media.ts';
+import {
+  USER_HZ,
+  cpuSnapshot,
+  cpuTicks,
+  idleCpuPercent,
+  otherCpuPercent,
+  procStatusKiB,
+  watchChildrenPeak,
+  type CpuSnapshot,
+} from './lib/resources.ts';
+import { withScratch } from './lib/scratch.ts';
+import { MiB, median, round, seconds } from './lib/stats.ts';
 
 /** Every number this benchmark produces (seconds, MiB, ratios), flat so that others can be added. */
 export interface ConverterBenchmarkResult {
@@ -69,25 +84,12 @@ export interface ConverterBenchmarkResult {
   ffmpeg_cli_scaling_2v1: number;
 }
 
-const VIDEO_SECONDS = 600;
-const CLIP_SECONDS = 120;
 const SCALING_JOBS = 8;
 const RUNS = 5;
-/** The bare ffmpeg command: the converter's options (CBR, 192 kbit/s by default; first audio stream). */
-const bareArgs = (input: string, output: string, kbps: number): string[] => [
-  ...['-hide_banner', '-nostdin', '-y', '-i', input],
-  ...['-map', '0:a:0', '-vn', '-c:a', 'libmp3lame', '-b:a', `${kbps}k`, output],
-];
-export const MiB = 1024 * 1024;
 
 type Job = NonNullable<Awaited<ReturnType<ConverterTestSystem['jobs']['findAny']>>>;
 type Publish = ConverterTestSystem['amqp']['publish'];
-export type Log = (line: string) => void;
 type ConversionOptions = NonNullable<SubmitOptions['options']>;
-
-export const logLine: Log = (line) => {
-  console.log(line);
-};
 
 export async function runConverterBenchmark(log: Log = logLine): Promise<ConverterBenchmarkResult> {
   return withScratch(async (scratch) => {
@@ -95,8 +97,7 @@ export async function runConverterBenchmark(log: Log = logLine): Promise<Convert
     const quietStart = await cpuSnapshot();
     await sleep(2000);
     const quietEnd = await cpuSnapshot();
-    const idleBefore =
-      (100 * (quietEnd.idle - quietStart.idle)) / Math.max(1, quietEnd.total - quietStart.total);
+    const idleBefore = idleCpuPercent(quietStart, quietEnd);
     log(
       `idle CPU before the start: ${idleBefore.toFixed(0)}%` +
         (idleBefore < 90 ? ' (the machine is busy: every number below is skewed)' : ''),
@@ -213,98 +214,6 @@ export async function runConverterBenchmark(log: Log = logLine): Promise<Convert
   });
 }
 
-/** What a benchmark starts: its child processes, its temp directory and its test system. */
-export interface Scratch {
-  readonly children: Set<ChildProcess>;
-  dir?: string;
-  system?: ConverterTestSystem;
-}
-
-/**
- * Runs `body` with an empty Scratch, then, once, however `body` ends (and on Ctrl-C or a
- * SIGTERM meanwhile, before exiting): kills the children, stops the system (which drops its
- * vhost and databases, with every file stored in them) and removes the directory.
- */
-export async function withScratch<T>(body: (scratch: Scratch) => Promise<T>): Promise<T> {
-  const scratch: Scratch = { children: new Set() };
-  const cleanup = async (): Promise<void> => {
-    for (const child of scratch.children) child.kill('SIGKILL');
-    try {
-      await scratch.system?.stop();
-    } finally {
-      if (scratch.dir !== undefined) await rm(scratch.dir, { recursive: true, force: true });
-    }
-  };
-  let cleaning: Promise<void> | undefined;
-  const once = (): Promise<void> => (cleaning ??= cleanup());
-  const onSignal = (signal: NodeJS.Signals): void => {
-    void once().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    return await body(scratch);
-  } finally {
-    await once();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-}
-
-// ------------------------------------------------------------------------------ test media
-
-/**
- * A 10-second 1280x720 30 fps H.264 segment of a moving test pattern at a phone-like
- * 2.5 Mbit/s, looped by stream copy under an AAC track encoded for the whole 2 minutes (pink
- * noise, different in each channel, plus a tone; a pure tone makes MP3 encoding unrealistically
- * cheap), then that clip looped 5 times by stream copy into the 10-minute video. Only 300
- * frames and 2 minutes of audio are ever encoded, yet the files have realistic sizes, which
- * matters: the converter downloads the whole video from GridFS and ffmpeg demuxes all of it.
- */
-export async function generateMedia(
-  dir: string,
-  children: Set<ChildProcess>,
-): Promise<{ clip: string; video: string }> {
-  const quiet = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y'];
-  const segment = join(dir, 'segment.mp4');
-  const clip = join(dir, 'clip.mp4');
-  const video = join(dir, 'video.mp4');
-  await run(
-    'ffmpeg',
-    [
-      ...quiet,
-      ...['-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-t', '10'],
-      ...['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'],
-      ...['-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '5000k', segment],
-    ],
-    children,
-  );
-  const noise = (seed: number): string =>
-    `anoisesrc=color=pink:sample_rate=48000:amplitude=0.25:seed=${seed}`;
-  const audio =
-    `${noise(1)}[l];${noise(2)}[r];[l][r]join=inputs=2:channel_layout=stereo[noise];` +
-    'sine=frequency=440:sample_rate=48000,volume=0.2,aformat=channel_layouts=stereo[tone];' +
-    '[noise][tone]amix=inputs=2:normalize=0[audio]';
-  await run(
-    'ffmpeg',
-    [
-      ...quiet,
-      ...['-stream_loop', '-1', '-i', segment, '-filter_complex', audio],
-      ...['-map', '0:v', '-map', '[audio]', '-t', String(CLIP_SECONDS)],
-      ...['-c:v', 'copy', '-c:a', 'aac', '-b:a', '128k', clip],
-    ],
-    children,
-  );
-  const loops = VIDEO_SECONDS / CLIP_SECONDS - 1;
-  await run(
-    'ffmpeg',
-    [...quiet, '-stream_loop', String(loops), '-i', clip, '-c', 'copy', video],
-    children,
-  );
-  await rm(segment);
-  return { clip, video };
-}
-
 // ------------------------------------------------------------------------------ measurements
 
 export interface ConverterRun {
@@ -344,13 +253,13 @@ export async function convertOnce(
     const readyRss = await procStatusKiB(pid, 'VmRSS');
     const ffmpegPeak = watchChildrenPeak(pid);
     // The converter reaps its ffmpeg before it stores the MP3, so cutime + cstime hold it.
-    const cpuBefore = processTicks(await readFile(`/proc/${pid}/stat`, 'utf8'), true);
+    const cpuBefore = await cpuTicks(pid, true);
     const publishedAt = Date.now();
     const started = performance.now();
     await staged.publish();
     const [finished] = await waitForFinished([converter], 1, 10 * 60_000);
     const seenSeconds = seconds(started);
-    const cpuAfter = processTicks(await readFile(`/proc/${pid}/stat`, 'utf8'), true);
+    const cpuAfter = await cpuTicks(pid, true);
     const peakRss = await procStatusKiB(pid, 'VmHWM');
     const ffmpegPeakKiB = await ffmpegPeak.stop();
     const job = await doneJob(system, staged.jobId);
@@ -372,30 +281,6 @@ export async function convertOnce(
   } finally {
     await stopConverter(converter);
   }
-}
-
-/** Seconds for the bare ffmpeg command to convert the local file `jobs` times, `parallel` at a time. */
-export async function bareFfmpeg(
-  ffmpeg: string,
-  video: string,
-  dir: string,
-  jobs: number,
-  parallel: number,
-  children: Set<ChildProcess>,
-  kbps = 192,
-): Promise<number> {
-  let next = 0;
-  const lane = async (n: number): Promise<void> => {
-    const output = join(dir, `bare-${n}.mp3`);
-    while (next < jobs) {
-      next++; // taken before the await, so that the lanes share out exactly `jobs` runs
-      await run(ffmpeg, bareArgs(video, output, kbps), children);
-    }
-    await rm(output, { force: true });
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: parallel }, (_, n) => lane(n)));
-  return seconds(started);
 }
 
 /**
@@ -523,159 +408,6 @@ async function stopConverter(converter: ConverterProcess): Promise<void> {
   await Promise.race([converter.exited, sleep(20_000, undefined, { ref: false })]);
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await converter.exited;
-}
-
-/** A field of /proc/<pid>/status, in KiB (VmHWM: peak resident set; VmRSS: now). */
-async function procStatusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const value = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1];
-  if (value === undefined) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(value);
-}
-
-/** Samples the peak RSS of `pid`'s child processes (its ffmpeg) every 100 ms. */
-export function watchChildrenPeak(pid: number): { stop(): Promise<number> } {
-  let peak = 0;
-  const stopped = new AbortController();
-  const sample = async (): Promise<void> => {
-    try {
-      for (const task of await readdir(`/proc/${pid}/task`)) {
-        const list = await readFile(`/proc/${pid}/task/${task}/children`, 'utf8');
-        for (const child of list.split(' ').filter((id) => id !== '')) {
-          peak = Math.max(peak, await procStatusKiB(Number(child), 'VmHWM'));
-        }
-      }
-    } catch {
-      // A process or thread that ended between two reads.
-    }
-  };
-  const loop = (async () => {
-    while (!stopped.signal.aborted) {
-      await sample();
-      await sleep(100);
-    }
-  })();
-  return {
-    stop: async () => {
-      stopped.abort();
-      await loop;
-      return peak;
-    },
-  };
-}
-
-/**
- * Runs a command (argument array, no shell; `env`, else this process's environment); resolves
- * with the last 64 KiB of its stdout, rejects with the tail of its stderr. `spawned` gets the
- * process as soon as it is started.
- */
-export function run(
-  command: string,
-  args: string[],
-  children: Set<ChildProcess>,
-  { env, spawned }: { env?: NodeJS.ProcessEnv; spawned?: (child: ChildProcess) => void } = {},
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    children.add(child);
-    spawned?.(child);
-    let stdout = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (data: string) => {
-      stdout = (stdout + data).slice(-64 * 1024);
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (data: string) => {
-      stderr = (stderr + data).slice(-4000);
-    });
-    child.once('error', (error) => {
-      children.delete(child);
-      reject(error);
-    });
-    child.once('close', (code, signal) => {
-      children.delete(child);
-      if (code === 0) resolve(stdout);
-      else
-        reject(new Error(`${command} ${args.join(' ')} ended with ${code ?? signal}:\n${stderr}`));
-    });
-  });
-}
-
-export interface CpuSnapshot {
-  /** Ticks of the whole machine (user to steal), and of them idle or waiting for I/O. */
-  total: number;
-  idle: number;
-  /** Ticks of this process and its reaped descendants (converters and their ffmpeg, ffmpeg). */
-  ours: number;
-  /** Ticks of the local servers the converter works against. */
-  servers: number;
-}
-
-const SERVERS = /secantusd|beam\.smp|mariadbd|maildev/;
-/** The unit of /proc's CPU times: sysconf(_SC_CLK_TCK), 100 on every Linux architecture in use. */
-const USER_HZ = 100;
-
-/** CPU time so far, from /proc (all in the kernel's USER_HZ ticks). */
-export async function cpuSnapshot(): Promise<CpuSnapshot> {
-  // The first line of /proc/stat: cpu user nice system idle iowait irq softirq steal guest...;
-  // guest time is already counted in user.
-  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
-  const machine = line.split(/\s+/).slice(1, 9).map(Number);
-  let servers = 0;
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (!SERVERS.test(await readFile(`/proc/${pid}/cmdline`, 'utf8'))) continue;
-      servers += processTicks(await readFile(`/proc/${pid}/stat`, 'utf8'), false);
-    } catch {
-      // Gone since readdir.
-    }
-  }
-  return {
-    total: machine.reduce((sum, ticks) => sum + ticks, 0),
-    idle: (machine[3] ?? 0) + (machine[4] ?? 0),
-    ours: processTicks(await readFile('/proc/self/stat', 'utf8'), true),
-    servers,
-  };
-}
-
-/** utime + stime from a /proc/<pid>/stat line, plus cutime + cstime if `children`. */
-function processTicks(stat: string, children: boolean): number {
-  // The fields after the ")" that ends the command name start with the 3rd, state.
-  const fields = stat
-    .slice(stat.lastIndexOf(')') + 2)
-    .split(' ')
-    .map(Number);
-  const [utime = 0, stime = 0, cutime = 0, cstime = 0] = fields.slice(11, 15);
-  return utime + stime + (children ? cutime + cstime : 0);
-}
-
-/**
- * The share of the machine's CPU that went to other work between two snapshots taken while
- * none of our child processes ran: neither ours nor the servers'. Other work (another test run
- * on the same machine) skews every number, the scaling most.
- */
-export function otherCpuPercent(before: CpuSnapshot, after: CpuSnapshot): number {
-  const busy = after.total - after.idle - (before.total - before.idle);
-  const other = busy - (after.ours - before.ours) - (after.servers - before.servers);
-  return (100 * Math.max(0, other)) / Math.max(1, after.total - before.total);
-}
-
-export function seconds(since: number): number {
-  return (performance.now() - since) / 1000;
-}
-
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  const upper = sorted[middle] ?? Number.NaN;
-  return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? Number.NaN) + upper) / 2;
-}
-
-export function round(value: number, digits: number): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
 }
 
 if (import.meta.main) {

@@ -14,9 +14,9 @@ import {
   uploadFromStream,
 } from '@mp3converter/gridfs';
 import { testServers } from '@mp3converter/testkit';
+import { MiB } from './lib/stats.ts';
 
 const sizes = process.argv.slice(2).map(Number);
-const MiB = 1024 * 1024;
 const client = new MongoClient(testServers.mongoUrl);
 const db = client.db(`mp3test_bench_${randomUUID().replaceAll('-', '')}`);
 const bucket = openBucket(db, 'bench');

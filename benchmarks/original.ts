@@ -4,7 +4,7 @@
 // 128 kbit/s CBR at 44.1 kHz, the MP3 read back whole and stored in GridFS) against the
 // converter's whole path at `{ bitrate_kbps: 128 }` (publish → job `done`). Time, CPU (user +
 // system of every process of each) and peak memory, on the 10-minute video and the 2-minute
-// clip of benchmarks/converter.ts, the two alternating, RUNS each, each pair followed by the bare
+// clip of benchmarks/lib/media.ts, the two alternating, RUNS each, each pair followed by the bare
 // ffmpeg command at 128 kbit/s: the ceiling of the converter's speed-up.
 //
 // MoviePy and pymongo are installed from PyPI (benchmarks/original/requirements.txt, pinned)
@@ -21,23 +21,14 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { testServers } from '@mp3converter/testkit';
 import { ConverterTestSystem } from '../services/converter/test/support.ts';
-import {
-  MiB,
-  bareFfmpeg,
-  convertOnce,
-  cpuSnapshot,
-  generateMedia,
-  logLine,
-  median,
-  otherCpuPercent,
-  round,
-  run,
-  seconds,
-  withScratch,
-  type ConverterRun,
-  watchChildrenPeak,
-  type Log,
-} from './converter.ts';
+import { convertOnce, type ConverterRun } from './converter.ts';
+import { bareFfmpeg } from './lib/bare-ffmpeg.ts';
+import { logLine, type Log } from './lib/log.ts';
+import { generateMedia } from './lib/media.ts';
+import { run } from './lib/processes.ts';
+import { cpuSnapshot, otherCpuPercent, watchChildrenPeak } from './lib/resources.ts';
+import { withScratch } from './lib/scratch.ts';
+import { MiB, median, round, seconds } from './lib/stats.ts';
 
 /** Every number of this comparison, flat, so that it joins benchmarks/converter.ts's JSON. */
 export interface OriginalBenchmarkResult {

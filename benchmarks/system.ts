@@ -16,9 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { generateMedia } from '@mp3converter/testkit';
 import { EndToEndSystem } from '../tests/e2e/system.ts';
+import { logLine, type Log } from './lib/log.ts';
+import { procStatusKiB } from './lib/resources.ts';
+import { MiB, percentile, round } from './lib/stats.ts';
 
 const run = promisify(execFile);
-const MiB = 1024 * 1024;
 const UPLOAD_MIB = 1024;
 const CLIPS = 20;
 const CLIP_SECONDS = 10;
@@ -49,13 +51,7 @@ export interface SystemBenchmarkResult {
   e2e_overhead_ms: number;
 }
 
-type Log = (line: string) => void;
-
-export async function runSystemBenchmark(
-  log: Log = (line) => {
-    console.log(line);
-  },
-): Promise<SystemBenchmarkResult> {
+export async function runSystemBenchmark(log: Log = logLine): Promise<SystemBenchmarkResult> {
   const dir = await mkdtemp(join(tmpdir(), 'mp3test-bench-system-'));
   let system: EndToEndSystem | undefined;
   try {
@@ -72,7 +68,7 @@ export async function runSystemBenchmark(
     });
     const user = await system.signUp();
     const pid = system.gateway.child.pid ?? 0;
-    const idleRss = await procStatusMiB(pid, 'VmRSS');
+    const idleRss = (await procStatusKiB(pid, 'VmRSS')) / 1024;
 
     const uploadStarted = performance.now();
     const { stdout } = await run(
@@ -84,7 +80,7 @@ export async function runSystemBenchmark(
       { maxBuffer: MiB },
     );
     const uploadSeconds = (performance.now() - uploadStarted) / 1000;
-    const peakRss = await procStatusMiB(pid, 'VmHWM');
+    const peakRss = (await procStatusKiB(pid, 'VmHWM')) / 1024;
     const { jobId } = JSON.parse(stdout) as { jobId: string };
     log(
       `upload of ${UPLOAD_MIB} MiB through the gateway: ${uploadSeconds.toFixed(2)} s = ` +
@@ -191,22 +187,6 @@ async function bareFfmpeg(input: string, dir: string): Promise<number> {
     runs.sort((a, b) => a - b),
     50,
   );
-}
-
-async function procStatusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1]) / 1024;
-}
-
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: number[], p: number): number {
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1] ?? Number.NaN;
-}
-
-function round(value: number, digits: number): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
 }
 
 if (import.meta.main) {

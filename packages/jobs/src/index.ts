@@ -5,9 +5,11 @@
 export {
   JOB_STATUSES,
   JOB_TRANSITIONS,
-  canTransition,
   mp3FileName,
   type ConversionClaim,
+  type JobMover,
+  type JobMoveSource,
+  type JobMoves,
   type JobDocument,
   type JobError,
   type JobStatus,
@@ -22,7 +24,6 @@ export {
   MAX_PAGE_SIZE,
   type ClaimedJob,
   type JobPage,
-  type TransitionChanges,
 } from './store.ts';
 export { decodeCursor, encodeCursor, type JobCursor } from './cursor.ts';
 export { JOB_FILE_INDEX, ensureJobFileIndex, type JobFileMetadata } from './files.ts';

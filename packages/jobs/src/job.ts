@@ -1,28 +1,56 @@
 import type { ConversionOptions } from '@mp3converter/contracts';
-import type { ObjectId } from 'mongodb';
+import type { Filter, ObjectId } from 'mongodb';
 
 /**
  * A job is what a user sees of one upload. The gateway creates it `queued`, the converter
- * moves it to `converting` and then `done` or `failed`, the notification service reads it.
+ * claims it (`converting`) and ends it `done` or `failed`, the notification service reads it.
  */
 export const JOB_STATUSES = ['queued', 'converting', 'done', 'failed'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-/**
- * The only moves a job may make. Every move is a conditional update from the expected
- * state (see JobStore.transition), so of two workers holding the same job only one moves
- * it, and a redelivered message finds the job already past its step.
- */
-export const JOB_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
-  queued: ['converting', 'failed'],
-  converting: ['done', 'failed'],
-  done: [],
-  failed: [],
-};
-
-export function canTransition(from: JobStatus, to: JobStatus): boolean {
-  return JOB_TRANSITIONS[from].includes(to);
+/** A status a job may leave by a move, and what else must hold of it. */
+export interface JobMoveSource {
+  status: JobStatus;
+  /** Further condition on the job, as a query. */
+  when?: Filter<JobDocument>;
 }
+
+/** The moves one JobStore method makes: from any of `from` to `to`. */
+export interface JobMoves {
+  from: readonly JobMoveSource[];
+  to: JobStatus;
+}
+
+/**
+ * The only moves a job's status makes, by the JobStore method that makes each. The store
+ * builds its update filters from this table, so it cannot make any other move; each is a
+ * conditional update, so of two workers holding the same job only one moves it, and a
+ * redelivered message finds the job already past its step. A job marked deleted makes no
+ * move. Apart from these, a job only disappears: deleted by its owner in any status, or
+ * discarded while `queued` when its message could not be published.
+ */
+export const JOB_TRANSITIONS = {
+  /** A conversion attempt takes the job. */
+  claim: {
+    from: [
+      // The first attempt.
+      { status: 'queued' },
+      // Taken over by a later attempt of the same message: a retry after a failure on our
+      // side, or a redelivery once the attempt holding it died, lost its channel or handed
+      // the message back (the broker hands a message out again only once its holder is gone).
+      { status: 'converting' },
+      // Failed only because its attempts ran out on our side, and its dead letter replayed.
+      { status: 'failed', when: { 'error.retryable': true } },
+    ],
+    to: 'converting',
+  },
+  /** The attempt holding the claim stored the MP3. */
+  completeConversion: { from: [{ status: 'converting' }], to: 'done' },
+  /** The attempt holding the claim found the file unusable, or was the last on our side. */
+  failConversion: { from: [{ status: 'converting' }], to: 'failed' },
+} as const satisfies Record<string, JobMoves>;
+
+export type JobMover = keyof typeof JOB_TRANSITIONS;
 
 export interface StoredVideo {
   /** The GridFS id in the `videos` database. */

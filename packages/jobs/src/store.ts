@@ -1,13 +1,14 @@
 import { mongoError } from '@mp3converter/mongo';
-import type { Collection, Db, Filter, ObjectId, UpdateFilter } from 'mongodb';
+import type { Collection, Db, Filter, ObjectId } from 'mongodb';
 
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import {
-  canTransition,
+  JOB_TRANSITIONS,
   type ConversionClaim,
   type JobDocument,
   type JobError,
-  type JobStatus,
+  type JobMover,
+  type JobMoves,
   type NewJob,
   type StoredMp3,
 } from './job.ts';
@@ -22,12 +23,29 @@ export interface JobPage {
   nextCursor?: string;
 }
 
-/** Fields a transition may set along with the new status. */
-export type TransitionChanges = Partial<
-  Pick<JobDocument, 'progress' | 'mp3' | 'durationSeconds' | 'error' | 'startedAt' | 'finishedAt'>
->;
-
 const NOT_DELETED = { deletedAt: { $exists: false } } as const;
+
+/** The jobs a store method may move (never a deleted one), and the status it moves them to. */
+interface Move {
+  filter: Filter<JobDocument>;
+  to: JobMoves['to'];
+}
+
+/**
+ * `mover`'s moves as JOB_TRANSITIONS has them: the only source of a status the store sets on
+ * an existing job, so that it can make no move the table does not list.
+ */
+function movesOf(mover: JobMover): Move {
+  const moves: JobMoves = JOB_TRANSITIONS[mover];
+  return {
+    filter: { ...NOT_DELETED, $or: moves.from.map(({ status, when }) => ({ ...when, status })) },
+    to: moves.to,
+  };
+}
+
+const CLAIM = movesOf('claim');
+const COMPLETE = movesOf('completeConversion');
+const FAIL = movesOf('failConversion');
 
 /** What `claim` took: the job as it is now, and the claim of the attempt before, if any. */
 export interface ClaimedJob {
@@ -128,40 +146,11 @@ export class JobStore {
   }
 
   /**
-   * Moves the job from `from` to `to`, setting `changes`, only if it is in `from` and not
-   * being deleted. Resolves the job as it is after the move, or undefined when the job was
-   * not in `from` (another worker moved it, it was deleted, or it never existed): the caller
-   * then reads the job to see where it stands.
-   */
-  async transition(
-    jobId: string,
-    from: JobStatus,
-    to: JobStatus,
-    changes: TransitionChanges = {},
-    now: Date = new Date(),
-  ): Promise<JobDocument | undefined> {
-    if (!canTransition(from, to)) {
-      throw new RangeError(`a job cannot move from ${from} to ${to}`);
-    }
-    const update: UpdateFilter<JobDocument> = {
-      $set: { ...changes, status: to, updatedAt: now },
-    };
-    const moved = await this.#run(() =>
-      this.collection.findOneAndUpdate({ _id: jobId, status: from, ...NOT_DELETED }, update, {
-        returnDocument: 'after',
-      }),
-    );
-    return moved ?? undefined;
-  }
-
-  /**
-   * Takes the job for a conversion attempt and records `claim` on it. Three cases qualify:
-   * a `queued` job (the first attempt); a `converting` job, whose earlier attempt died or gave
-   * the message back (the broker hands a message out again only once its holder is gone);
-   * and a job `failed` only because its retries ran out (error.retryable), whose dead letter
-   * was replayed. Resolves the job as claimed with the earlier attempt's claim, whose MP3 the
-   * caller deletes before starting; undefined when the job is missing, deleted, done or
-   * failed because of its file: read it to see which.
+   * Takes the job for a conversion attempt and records `claim` on it: a `queued` job, one
+   * `converting` that an earlier attempt held, or one `failed` only on our side
+   * (JOB_TRANSITIONS.claim says when each happens). Resolves the job as claimed with the
+   * earlier attempt's claim, whose MP3 the caller deletes before starting; undefined when the
+   * job is missing, deleted, done or failed because of its file: read it to see which.
    */
   async claim(
     jobId: string,
@@ -169,17 +158,10 @@ export class JobStore {
     now: Date = new Date(),
   ): Promise<ClaimedJob | undefined> {
     const claimed: ConversionClaim = { ...claim, claimedAt: now };
-    const changes = { status: 'converting', progress: 0, claim: claimed, startedAt: now } as const;
+    const changes = { status: CLAIM.to, progress: 0, claim: claimed, startedAt: now };
     const before = await this.#run(() =>
       this.collection.findOneAndUpdate(
-        {
-          _id: jobId,
-          ...NOT_DELETED,
-          $or: [
-            { status: { $in: ['queued', 'converting'] } },
-            { status: 'failed', 'error.retryable': true },
-          ],
-        },
+        { ...CLAIM.filter, _id: jobId },
         { $set: { ...changes, updatedAt: now }, $unset: { error: '', finishedAt: '' } },
         { returnDocument: 'before' },
       ),
@@ -202,8 +184,7 @@ export class JobStore {
     durationSeconds: number,
     now: Date = new Date(),
   ): Promise<JobDocument | undefined> {
-    return this.#endConversion(jobId, mp3.fid, {
-      status: 'done',
+    return this.#endConversion(jobId, mp3.fid, COMPLETE, {
       mp3,
       durationSeconds,
       progress: 100,
@@ -222,24 +203,24 @@ export class JobStore {
     error: JobError,
     now: Date = new Date(),
   ): Promise<JobDocument | undefined> {
-    return this.#endConversion(jobId, claimFid, {
-      status: 'failed',
+    return this.#endConversion(jobId, claimFid, FAIL, {
       error,
       finishedAt: now,
       updatedAt: now,
     });
   }
 
-  /** Applies `changes` to a `converting` job still held by the claim on `claimFid`. */
+  /** Makes `move` with `changes` on a job still held by the claim on `claimFid`. */
   async #endConversion(
     jobId: string,
     claimFid: ObjectId,
-    changes: Partial<JobDocument>,
+    move: Move,
+    changes: Omit<Partial<JobDocument>, 'status'>,
   ): Promise<JobDocument | undefined> {
     const moved = await this.#run(() =>
       this.collection.findOneAndUpdate(
-        { _id: jobId, status: 'converting', 'claim.mp3Fid': claimFid, ...NOT_DELETED },
-        { $set: changes },
+        { ...move.filter, _id: jobId, 'claim.mp3Fid': claimFid },
+        { $set: { ...changes, status: move.to } },
         { returnDocument: 'after' },
       ),
     );

@@ -6,7 +6,14 @@ import { DependencyUnavailableError } from '@mp3converter/errors';
 import { startTcpProxy, testServers } from '@mp3converter/testkit';
 import { MongoClient, ObjectId } from 'mongodb';
 
-import { JobStore, decodeCursor, encodeCursor, type NewJob } from '../src/index.ts';
+import {
+  JOB_STATUSES,
+  JobStore,
+  decodeCursor,
+  encodeCursor,
+  type JobMover,
+  type NewJob,
+} from '../src/index.ts';
 
 const client = new MongoClient(testServers.mongoUrl);
 const db = client.db(`mp3test_jobs_${randomUUID().replaceAll('-', '')}`);
@@ -66,50 +73,92 @@ describe('JobStore', () => {
     }
   });
 
-  it('moves a job only from the expected state, and only one of two racing workers', async () => {
+  it('makes the moves JOB_TRANSITIONS lists and no other, from every state', async () => {
     const store = await freshStore();
-    const { _id: id } = await store.create(newJob());
-
-    const startedAt = new Date();
-    const results = await Promise.all([
-      store.transition(id, 'queued', 'converting', { startedAt }),
-      store.transition(id, 'queued', 'converting', { startedAt }),
+    const movers: Record<JobMover, (id: string, claimFid: ObjectId) => Promise<unknown>> = {
+      claim: (id) => store.claim(id, { worker: 'b', mp3Fid: new ObjectId() }),
+      completeConversion: (id, fid) =>
+        store.completeConversion(id, { fid, size: 1, durationSeconds: 1, filename: 'a.mp3' }, 1),
+      failConversion: (id, fid) => store.failConversion(id, fid, { code: 'E', message: 'e' }),
+    };
+    const made: string[] = [];
+    for (const status of JOB_STATUSES) {
+      for (const retryable of status === 'failed' ? [false, true] : [false]) {
+        for (const deleted of [false, true]) {
+          for (const [mover, move] of Object.entries(movers)) {
+            const { _id: id } = await store.create(newJob());
+            const claimFid = new ObjectId();
+            const seeded = await store.collection.findOneAndUpdate(
+              { _id: id },
+              {
+                $set: {
+                  status,
+                  claim: { worker: 'a', mp3Fid: claimFid, claimedAt: new Date() },
+                  ...(status === 'failed' && { error: { code: 'E', message: 'e', retryable } }),
+                  ...(deleted && { deletedAt: new Date() }),
+                },
+              },
+              { returnDocument: 'after' },
+            );
+            const state = `${status}${retryable ? ' (retryable)' : ''}${deleted ? ' (deleted)' : ''}`;
+            const moved = await move(id, claimFid);
+            const now = await store.findAny(id);
+            if (moved === undefined) {
+              assert.deepEqual(now, seeded, `${mover} left ${state} as it was`);
+            } else {
+              made.push(`${mover}: ${state} → ${now?.status}`);
+            }
+          }
+        }
+      }
+    }
+    assert.deepEqual(made, [
+      'claim: queued → converting',
+      'claim: converting → converting',
+      'completeConversion: converting → done',
+      'failConversion: converting → failed',
+      'claim: failed (retryable) → converting',
     ]);
-    assert.equal(results.filter((job) => job !== undefined).length, 1);
-    assert.equal(results.find((job) => job !== undefined)?.status, 'converting');
-
-    // A redelivered message finds the job past its step.
-    assert.equal(await store.transition(id, 'queued', 'converting'), undefined);
-    assert.equal(await store.transition(id, 'queued', 'failed'), undefined);
-
-    const mp3 = { fid: new ObjectId(), size: 10, durationSeconds: 2.5, filename: 'clip.mp3' };
-    const done = await store.transition(id, 'converting', 'done', { mp3, progress: 100 });
-    assert.equal(done?.status, 'done');
-    assert.equal(done.mp3?.fid.equals(mp3.fid), true);
-    assert.equal(await store.transition(id, 'converting', 'failed'), undefined);
-    assert.equal((await store.find(id))?.status, 'done');
   });
 
-  it('refuses a transition the model does not allow', async () => {
+  it('of two attempts finishing at once, only the one holding the claim moves the job', async () => {
     const store = await freshStore();
     const { _id: id } = await store.create(newJob());
-    await assert.rejects(store.transition(id, 'queued', 'done'), RangeError);
-    await assert.rejects(store.transition(id, 'done', 'converting'), RangeError);
-    await assert.rejects(store.transition(id, 'failed', 'queued'), RangeError);
-    assert.equal((await store.find(id))?.status, 'queued');
+    const first = await store.claim(id, { worker: 'a', mp3Fid: new ObjectId() });
+    const second = await store.claim(id, { worker: 'b', mp3Fid: new ObjectId() });
+    assert.ok(first?.job.claim && second?.job.claim);
+    const mp3 = (fid: ObjectId) => ({ fid, size: 10, durationSeconds: 2.5, filename: 'clip.mp3' });
+    const results = await Promise.all([
+      store.completeConversion(id, mp3(first.job.claim.mp3Fid), 2.5),
+      store.completeConversion(id, mp3(second.job.claim.mp3Fid), 2.5),
+      store.completeConversion(id, mp3(second.job.claim.mp3Fid), 2.5),
+    ]);
+    assert.equal(results.filter((job) => job !== undefined).length, 1);
+    assert.ok(results[0] === undefined);
+    const done = results.find((job) => job !== undefined);
+    assert.equal(done?.status, 'done');
+    assert.ok(done.mp3?.fid.equals(second.job.claim.mp3Fid));
+
+    // A redelivered message finds the job past its step.
+    assert.equal(await store.claim(id, { worker: 'c', mp3Fid: new ObjectId() }), undefined);
+    const error = { code: 'E', message: 'e' };
+    assert.equal(await store.failConversion(id, second.job.claim.mp3Fid, error), undefined);
+    assert.equal((await store.find(id))?.status, 'done');
   });
 
   it('records progress only while converting, clamped to 0..100', async () => {
     const store = await freshStore();
     const { _id: id } = await store.create(newJob());
     assert.equal(await store.reportProgress(id, 10), false);
-    await store.transition(id, 'queued', 'converting');
+    const claimed = await store.claim(id, { worker: 'a', mp3Fid: new ObjectId() });
+    assert.ok(claimed?.job.claim);
     assert.equal(await store.reportProgress(id, 42.4), true);
     assert.equal((await store.find(id))?.progress, 42);
     assert.equal(await store.reportProgress(id, 180), true);
     assert.equal((await store.find(id))?.progress, 100);
-    await store.transition(id, 'converting', 'failed', {
-      error: { code: 'NO_AUDIO', message: 'the video has no sound track' },
+    await store.failConversion(id, claimed.job.claim.mp3Fid, {
+      code: 'NO_AUDIO',
+      message: 'the video has no sound track',
     });
     assert.equal(await store.reportProgress(id, 50), false);
   });
@@ -187,7 +236,7 @@ describe('JobStore', () => {
     assert.equal(await store.find(id), undefined);
     assert.equal(await store.findForOwner(id, 'user-1'), undefined);
     assert.equal((await store.listForOwner('user-1')).jobs.length, 0);
-    assert.equal(await store.transition(id, 'queued', 'converting'), undefined);
+    assert.equal(await store.claim(id, { worker: 'a', mp3Fid: new ObjectId() }), undefined);
 
     const again = await store.markDeleted(id, 'user-1');
     assert.equal(again?.deletedAt?.getTime(), marked.deletedAt.getTime());
@@ -202,7 +251,7 @@ describe('JobStore', () => {
     assert.equal(await store.discard(queued), true);
     assert.equal(await store.find(queued), undefined);
     const { _id: taken } = await store.create(newJob());
-    await store.transition(taken, 'queued', 'converting');
+    await store.claim(taken, { worker: 'a', mp3Fid: new ObjectId() });
     assert.equal(await store.discard(taken), false);
     assert.equal((await store.find(taken))?.status, 'converting');
   });

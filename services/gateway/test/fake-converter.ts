@@ -2,13 +2,20 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { openBucket, uploadFromStream } from '@mp3converter/gridfs';
-import { JobStore, mp3FileName, type JobDocument, type JobFileMetadata } from '@mp3converter/jobs';
+import {
+  JobStore,
+  mp3FileName,
+  type JobDocument,
+  type JobError,
+  type JobFileMetadata,
+} from '@mp3converter/jobs';
 import { ObjectId } from 'mongodb';
 import { bearer, videoForm, type TestSystem } from './support.ts';
 
 /**
  * Stands in for the converter, which does not exist yet: stores an MP3 in GridFS `mp3s` the
- * way it will (metadata job_id, owner_id, original_name) and moves the job through JobStore.
+ * way it will (metadata job_id, owner_id, original_name) and moves the job through JobStore's
+ * claim, completeConversion and failConversion, as the converter does.
  */
 
 /** Bytes that start like an MP3 with an ID3v2 tag; the rest is random. */
@@ -63,7 +70,10 @@ export interface StoredMp3File {
   filename: string;
 }
 
-/** Stores the job's MP3 in GridFS `mp3s` as the converter does, without touching the job. */
+/**
+ * Stores the job's MP3 in GridFS `mp3s` as the converter does (under its claim's fid, once the
+ * job is claimed), without touching the job.
+ */
 export async function storeMp3(
   system: TestSystem,
   jobId: string,
@@ -77,6 +87,7 @@ export async function storeMp3(
     original_name: job.filename,
   };
   const file = await uploadFromStream(openBucket(system.mp3s, 'fs'), Readable.from([bytes]), {
+    ...(job.claim && { id: job.claim.mp3Fid }),
     filename: `${jobId}.mp3`,
     contentType: 'audio/mpeg',
     metadata,
@@ -86,12 +97,12 @@ export async function storeMp3(
 
 /** queued → converting, as the converter does when it takes the job. */
 export async function startConverting(system: TestSystem, jobId: string): Promise<JobDocument> {
-  const moved = await jobStore(system).transition(jobId, 'queued', 'converting', {
-    startedAt: new Date(),
-    progress: 0,
+  const claimed = await jobStore(system).claim(jobId, {
+    worker: 'fake-converter',
+    mp3Fid: new ObjectId(),
   });
-  assert.ok(moved, `job ${jobId} moved to converting`);
-  return moved;
+  assert.ok(claimed, `job ${jobId} claimed`);
+  return claimed.job;
 }
 
 /** converting → done with the stored MP3. Resolves undefined when the job was not converting (deleted). */
@@ -101,16 +112,23 @@ export function finishJob(
   mp3: StoredMp3File,
   durationSeconds = 12.5,
 ): Promise<JobDocument | undefined> {
-  return jobStore(system).transition(jobId, 'converting', 'done', {
-    mp3: {
-      fid: ObjectId.createFromHexString(mp3.fid),
-      size: mp3.bytes.length,
-      durationSeconds,
-      filename: mp3.filename,
-    },
-    progress: 100,
-    finishedAt: new Date(),
-  });
+  const fid = ObjectId.createFromHexString(mp3.fid);
+  return jobStore(system).completeConversion(
+    jobId,
+    { fid, size: mp3.bytes.length, durationSeconds, filename: mp3.filename },
+    durationSeconds,
+  );
+}
+
+/** A queued job claimed and failed with `error`, as the converter fails a file it cannot convert. */
+export async function failJob(
+  system: TestSystem,
+  jobId: string,
+  error: JobError,
+): Promise<JobDocument | undefined> {
+  const { claim } = await startConverting(system, jobId);
+  assert.ok(claim);
+  return jobStore(system).failConversion(jobId, claim.mp3Fid, error);
 }
 
 /** The whole conversion of a queued job: MP3 stored, job done. */
@@ -119,8 +137,8 @@ export async function convertJob(
   jobId: string,
   bytes?: Buffer,
 ): Promise<StoredMp3File> {
-  const mp3 = await storeMp3(system, jobId, bytes);
   await startConverting(system, jobId);
+  const mp3 = await storeMp3(system, jobId, bytes);
   const done = await finishJob(system, jobId, mp3);
   assert.equal(done?.status, 'done');
   return mp3;

@@ -6,6 +6,7 @@ import { verifyDownload } from '@mp3converter/download-links';
 import { waitFor } from '@mp3converter/testkit';
 import {
   convertJob,
+  failJob,
   finishJob,
   jobDocument,
   jobStore,
@@ -149,9 +150,9 @@ describe('GET /jobs/{id}', () => {
 
   it('shows why a job failed', async () => {
     const { jobId } = await uploadVideo(system, token);
-    const failed = await jobStore(system).transition(jobId, 'queued', 'failed', {
-      error: { code: 'NO_AUDIO_TRACK', message: 'the video has no audio track' },
-      finishedAt: new Date(),
+    const failed = await failJob(system, jobId, {
+      code: 'NO_AUDIO_TRACK',
+      message: 'the video has no audio track',
     });
     assert.equal(failed?.status, 'failed');
     const view = await jobJson(jobId);
@@ -313,7 +314,8 @@ describe('DELETE /jobs/{id}', () => {
     const response = await deleteJob(jobId, token);
     assert.equal(response.status, 204);
     assert.deepEqual(await storedFile('videos', videoFid), { file: null, chunks: 0 });
-    assert.equal(await jobStore(system).transition(jobId, 'queued', 'converting'), undefined);
+    const mp3Fid = new ObjectId();
+    assert.equal(await jobStore(system).claim(jobId, { worker: 'converter', mp3Fid }), undefined);
   });
 
   it('removes a job being converted, with the MP3 the converter stored meanwhile', async () => {

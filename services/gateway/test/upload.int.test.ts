@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { request, type ClientRequest } from 'node:http';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import amqplib, { type Channel, type ChannelModel } from 'amqplib';
-import type { GridFSFile } from 'mongodb';
+import { ObjectId, type GridFSFile } from 'mongodb';
 import { VIDEO_QUEUE, videoMessageSchema } from '@mp3converter/contracts';
 import { JOBS_COLLECTION, JobStore } from '@mp3converter/jobs';
 import { rawRequest, waitFor, type RawResponse } from '@mp3converter/testkit';
@@ -688,7 +688,7 @@ describe('POST /upload: RabbitMQ down', () => {
       );
       // What a converter does on receiving the message (whose confirm is what gets lost).
       const store = new JobStore(system.jobsDb);
-      assert.ok(await store.transition(jobId, 'queued', 'converting'));
+      assert.ok(await store.claim(jobId, { worker: 'converter', mp3Fid: new ObjectId() }));
       await system.amqpProxy.cut();
       const answer = await response;
       assert.equal(answer.status, 202, await answer.clone().text());
