@@ -87,6 +87,16 @@ async function openPage(viewport = { width: 1024, height: 768 }): Promise<Watche
     void dialog.dismiss();
   });
   await page.goto(system.url);
+  // Each module by the URL with its content hash that the import map gives: a module asked for
+  // by its plain URL means the map was refused (the CSP's hash of it is wrong, say).
+  const modules = watched.urls.filter((url) => new URL(url).pathname.endsWith('.js'));
+  assert.ok(modules.length > 2, `the page loaded only ${modules.join(', ')}`);
+  assert.deepEqual(
+    modules.filter((url) => !/\/assets\/[\w.-]+\.js\?v=[0-9a-f]{16}$/.test(url)),
+    [],
+    'modules not loaded by their hashed URL',
+  );
+  assert.deepEqual(watched.errors, [], 'the page loads without an error (a CSP violation, say)');
   return watched;
 }
 
