@@ -269,6 +269,20 @@ start_mailbox() {
 
 stop_mailbox() { stop_pid maildev "$STATE_DIR/run/mailbox.pid"; }
 
+# ---------------------------------------------------------------- schemathesis (API contract tests)
+# Property-based tests of the gateway against its own /openapi.json (tests/e2e/api-contract).
+SCHEMATHESIS_VERSION=4.32.5
+SCHEMATHESIS_VENV="$CACHE_DIR/schemathesis-$SCHEMATHESIS_VERSION"
+
+install_schemathesis() {
+  if [ ! -x "$SCHEMATHESIS_VENV/bin/st" ]; then
+    say "installing schemathesis $SCHEMATHESIS_VERSION (API contract tests, from PyPI)"
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    python3 -m venv "$SCHEMATHESIS_VENV" >/dev/null 2>&1 || { apt_install python3-venv && python3 -m venv "$SCHEMATHESIS_VENV"; }
+    quietly "$SCHEMATHESIS_VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+}
+
 # ---------------------------------------------------------------- all of them
 INFRA=(rabbitmq mariadb mongo mailbox)
 
@@ -277,6 +291,7 @@ install_infra() {
   # One apt transaction for everything Debian provides.
   apt_install rabbitmq-server mariadb-server mariadb-client ffmpeg
   install_mongo
+  install_schemathesis
 }
 
 # Starts every server that is down; those it started end up in STARTED_INFRA.

@@ -1,7 +1,12 @@
 import { Binary, MongoGridFSChunkError, type GridFSChunk, type GridFSFile } from 'mongodb';
 
 import type { FileBucket } from './bucket.ts';
-import type { ByteRange } from './range.ts';
+
+/** Bytes `start` (inclusive) to `end` (exclusive) of a stored file. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
 
 function assertByteRange({ start, end }: ByteRange): void {
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end <= start) {

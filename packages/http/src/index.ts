@@ -7,6 +7,13 @@ export {
 } from './problem.ts';
 export { requestContext, accessLog, REQUEST_ID_HEADER } from './request-context.ts';
 export { healthRoutes, type ReadinessCheck } from './health.ts';
+export {
+  methodNotAllowed,
+  routeMethods,
+  MethodNotAllowedError,
+  type AllowedMethods,
+} from './methods.ts';
+export { createServiceApp, type ServiceAppOptions } from './service-app.ts';
 export { listen, type ListenOptions, type RunningServer, type ServerTimeouts } from './server.ts';
 export {
   createHttpClient,
@@ -18,3 +25,9 @@ export {
   type OutboundRequest,
   type OutboundResponse,
 } from './http-client.ts';
+export {
+  formatContentRange,
+  requestedRange,
+  type ByteRange,
+  type RequestedRange,
+} from './byte-range.ts';

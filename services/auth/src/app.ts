@@ -1,13 +1,6 @@
-import express, { type Express, type RequestHandler, type Router } from 'express';
+import type { Express, RequestHandler, Router } from 'express';
 import { DependencyUnavailableError } from '@mp3converter/errors';
-import {
-  accessLog,
-  healthRoutes,
-  notFoundHandler,
-  problemHandler,
-  requestContext,
-  type ReadinessCheck,
-} from '@mp3converter/http';
+import { createServiceApp, routeMethods, type ReadinessCheck } from '@mp3converter/http';
 import type { Logger } from '@mp3converter/logging';
 
 export interface AuthAppDeps {
@@ -20,20 +13,19 @@ export interface AuthAppDeps {
   checkDatabase: ReadinessCheck;
 }
 
-/** The Express app: request context and access log, probes, a readiness gate, the routes, errors. */
+/**
+ * The Express app: request context and access log, 405 for a route's unknown method, probes, a
+ * readiness gate, the routes, errors.
+ */
 export function createAuthApp(deps: AuthAppDeps): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('trust proxy', deps.trustProxy);
-  app.use(requestContext());
-  app.use(accessLog(deps.log));
-  app.use(healthRoutes({ database: deps.checkDatabase }));
   const whenReady: RequestHandler = (_req, _res, next) => {
     next(deps.isReady() ? undefined : new DependencyUnavailableError('database'));
   };
-  app.use(whenReady);
-  app.use(deps.routes);
-  app.use(notFoundHandler());
-  app.use(problemHandler(deps.log.child({ module: 'errors' })));
-  return app;
+  return createServiceApp({
+    log: deps.log,
+    trustProxy: deps.trustProxy,
+    readiness: { database: deps.checkDatabase },
+    methods: routeMethods(deps.routes),
+    routes: [whenReady, deps.routes],
+  });
 }

@@ -3,13 +3,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  formatContentRange,
-  parseRangeHeader,
-  readStoredFile,
-  type ByteRange,
-  type FileBucket,
-} from '@mp3converter/gridfs';
+import { readStoredFile, type ByteRange, type FileBucket } from '@mp3converter/gridfs';
+import { formatContentRange, requestedRange } from '@mp3converter/http/byte-range';
 import type { GridFSFile } from 'mongodb';
 
 /** One stored video, served to ffmpeg over loopback HTTP while it converts. */
@@ -67,7 +62,7 @@ export async function serveVideo(
       return;
     }
     const header = request.headers.range;
-    const parsed = header === undefined ? undefined : parseRangeHeader(header, file.length);
+    const parsed = header === undefined ? undefined : requestedRange(header, file.length);
     if (parsed?.kind === 'unsatisfiable') {
       response.writeHead(416, { 'Content-Range': formatContentRange(undefined, file.length) });
       response.end();

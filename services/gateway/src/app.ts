@@ -1,14 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import express, { type Express, type RequestHandler, type Router } from 'express';
+import { Router, type Express, type RequestHandler } from 'express';
 import { DependencyUnavailableError } from '@mp3converter/errors';
-import {
-  accessLog,
-  healthRoutes,
-  notFoundHandler,
-  problemHandler,
-  requestContext,
-  type ReadinessCheck,
-} from '@mp3converter/http';
+import { createServiceApp, type AllowedMethods, type ReadinessCheck } from '@mp3converter/http';
 import type { Logger } from '@mp3converter/logging';
 import type { GatewayMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
@@ -54,29 +47,28 @@ export interface GatewayAppDeps {
   readiness: Record<string, ReadinessCheck>;
 }
 
+/** The document's paths and methods, and the web page's assets. */
+function allowedMethods(): AllowedMethods {
+  const methods: Record<string, string[]> = { '/assets/*': ['GET'] };
+  for (const [path, item] of Object.entries(openApiDocument.paths)) {
+    methods[path] = Object.keys(item).filter((key) => key !== 'parameters');
+  }
+  return methods;
+}
+
 /**
  * The Express app: request context, security headers, metrics and access log, probes, the
  * OpenAPI document, the web page, the routes, errors. Any Host is answered (the Ingress routes
- * mp3converter.com here).
+ * mp3converter.com here). A method that a path of the document (or an asset) does not answer
+ * is a 405.
  */
 export function createGatewayApp(deps: GatewayAppDeps): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('trust proxy', deps.trustProxy);
-  app.set('etag', false);
-  app.use(bodyDeadline(deps.bodyTimeoutMs));
-  app.use(requestContext());
-  app.use(securityHeaders());
-  app.use(deps.metrics.middleware());
-  app.use(accessLog(deps.log));
-  app.use(healthRoutes(deps.readiness));
-  app.get('/metrics', deps.metrics.handler());
-  app.get('/openapi.json', (_req, res) => {
+  const operations = Router();
+  operations.get('/metrics', deps.metrics.handler());
+  operations.get('/openapi.json', (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.json(openApiDocument);
   });
-  app.use(deps.webPage);
-  app.use(deps.accountRoutes);
   const whenConnected: RequestHandler = (req, res, next) => {
     const routes = deps.routes();
     if (routes === undefined) {
@@ -85,8 +77,14 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
     }
     routes(req, res, next);
   };
-  app.use(whenConnected);
-  app.use(notFoundHandler());
-  app.use(problemHandler(deps.log.child({ module: 'errors' })));
+  const app = createServiceApp({
+    log: deps.log,
+    trustProxy: deps.trustProxy,
+    early: [bodyDeadline(deps.bodyTimeoutMs), securityHeaders(), deps.metrics.middleware()],
+    readiness: deps.readiness,
+    methods: allowedMethods(),
+    routes: [operations, deps.webPage, deps.accountRoutes, whenConnected],
+  });
+  app.set('etag', false);
   return app;
 }

@@ -3,17 +3,12 @@ import { pipeline } from 'node:stream/promises';
 import { Router, type Request } from 'express';
 import { verifyDownload } from '@mp3converter/download-links';
 import { AppError, BadRequestError, NotFoundError } from '@mp3converter/errors';
-import {
-  findFile,
-  formatContentRange,
-  parseObjectId,
-  parseRangeHeader,
-  readStoredFile,
-  type FileBucket,
-} from '@mp3converter/gridfs';
+import { findFile, parseObjectId, readStoredFile, type FileBucket } from '@mp3converter/gridfs';
+import { formatContentRange, requestedRange } from '@mp3converter/http';
 import { mp3FileName, type JobFileMetadata } from '@mp3converter/jobs';
 import type { Logger } from '@mp3converter/logging';
 import type { GridFSFile } from 'mongodb';
+import { downloadQuery } from './api-schemas.ts';
 import type { AuthClient, User } from './auth-client.ts';
 
 export interface DownloadRoutesDeps {
@@ -58,6 +53,8 @@ export function downloadRoutes(deps: DownloadRoutesDeps): Router {
     if (fid === undefined || fid === '') {
       throw new BadRequestError('FID_REQUIRED', 'fid is required: /download?fid=<mp3 fid>');
     }
+    // Anything else the document does not allow (a repeated fid, a bad expires) is a bad link.
+    if (!downloadQuery.safeParse(req.query).success) throw notFound();
     const signed = expires !== undefined || sig !== undefined;
     // A signed link stands in for the token; a bad one is answered like an unknown fid.
     const user = signed ? undefined : await deps.auth.validate(req.get('authorization'));
@@ -82,7 +79,7 @@ export function downloadRoutes(deps: DownloadRoutesDeps): Router {
       return;
     }
 
-    const range = requestedRange(req, size, etag);
+    const range = rangeToSend(req, size, etag);
     if (range === 'unsatisfiable') {
       for (const header of ['Content-Disposition', 'Content-Type', 'ETag', 'Last-Modified']) {
         res.removeHeader(header);
@@ -119,7 +116,7 @@ function mayDownload(user: User, file: GridFSFile): boolean {
 }
 
 /** The single range asked for, 'unsatisfiable', or undefined for the whole file. */
-function requestedRange(
+function rangeToSend(
   req: Request,
   size: number,
   etag: string,
@@ -129,7 +126,7 @@ function requestedRange(
   // If-Range with a validator that no longer matches: send the whole (changed) file.
   const ifRange = req.get('if-range');
   if (ifRange !== undefined && ifRange !== etag) return undefined;
-  const parsed = parseRangeHeader(header, size);
+  const parsed = requestedRange(header, size);
   if (parsed.kind === 'unsatisfiable') return 'unsatisfiable';
   return parsed.kind === 'range' ? parsed.range : undefined;
 }

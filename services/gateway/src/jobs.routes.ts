@@ -1,15 +1,16 @@
 import { Router, type Request } from 'express';
-import { z } from 'zod';
 import { downloadUrl, signDownload } from '@mp3converter/download-links';
 import { BadRequestError, NotFoundError } from '@mp3converter/errors';
 import type { FileBucket } from '@mp3converter/gridfs';
 import {
-  DEFAULT_PAGE_SIZE,
   MAX_PAGE_SIZE,
+  decodeCursor,
+  encodeCursor,
   type JobDocument,
   type JobStore,
 } from '@mp3converter/jobs';
 import type { Logger } from '@mp3converter/logging';
+import { cursorPosition, listJobsQuery, type JobList, type JobView } from './api-schemas.ts';
 import type { AuthClient } from './auth-client.ts';
 import { authenticate, currentUser } from './authenticate.ts';
 import { deleteJobFiles } from './job-files.ts';
@@ -17,33 +18,6 @@ import { deleteJobFiles } from './job-files.ts';
 export interface LinkSettings {
   secret: string;
   ttlSeconds: number;
-}
-
-/** What a client sees of a job (GET /jobs/{id}, GET /jobs, the 202 of an upload). */
-export interface JobView {
-  jobId: string;
-  status: JobDocument['status'];
-  progress: number;
-  filename: string;
-  options: { bitrate: number } | { quality: number };
-  videoFid: string;
-  videoSize: number;
-  videoContentType: string;
-  videoSha256: string;
-  durationSeconds?: number;
-  mp3Fid?: string;
-  mp3Filename?: string;
-  mp3Size?: number;
-  /** A signed link that downloads the MP3 without a token, for a short while. */
-  downloadUrl?: string;
-  downloadUrlExpiresAt?: string;
-  /** Why the job failed, in plain words. */
-  error?: string;
-  errorCode?: string;
-  createdAt: string;
-  updatedAt: string;
-  startedAt?: string;
-  finishedAt?: string;
 }
 
 export function jobView(job: JobDocument, links: LinkSettings, now = new Date()): JobView {
@@ -85,10 +59,16 @@ export function jobView(job: JobDocument, links: LinkSettings, now = new Date())
   return view;
 }
 
-const listQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
-  cursor: z.string().min(1).max(256).optional(),
-});
+/**
+ * The API's cursor names the position (`<createdAt ms>.<jobId>`) in plain words, so that its
+ * form can be stated exactly in the document and every cursor of that form is a valid one;
+ * the store's own cursor is opaque.
+ */
+function publicCursor(storeCursor: string): string {
+  const position = decodeCursor(storeCursor);
+  if (position === undefined) throw new Error('the job store gave out a cursor it cannot read');
+  return `${position.createdAt.getTime()}.${position.id}`;
+}
 
 export interface JobsRoutesDeps {
   auth: AuthClient;
@@ -108,29 +88,38 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
   const signedIn = authenticate(deps.auth);
 
   router.get('/jobs', signedIn, async (req, res) => {
-    const query = listQuery.safeParse(req.query);
+    const query = listJobsQuery.safeParse(req.query);
     if (!query.success) {
+      const onlyCursorForm = query.error.issues.every(
+        (issue) => issue.path[0] === 'cursor' && issue.code === 'invalid_format',
+      );
+      if (onlyCursorForm) throw invalidCursor();
       throw new BadRequestError(
         'INVALID_QUERY',
         `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}, cursor the nextCursor of a previous page`,
       );
     }
+    const { limit, cursor } = query.data;
     const user = currentUser(res);
     let page;
     try {
-      page = await jobs.listForOwner(user.id, query.data);
+      page = await jobs.listForOwner(user.id, {
+        limit,
+        ...(cursor === undefined ? {} : { cursor: encodeCursor(cursorPosition(cursor)) }),
+      });
     } catch (error) {
       if (error instanceof RangeError) {
-        throw new BadRequestError('INVALID_CURSOR', 'cursor is not one this server gave out');
+        throw invalidCursor();
       }
       throw error;
     }
     const now = new Date();
     res.setHeader('Cache-Control', 'no-store');
-    res.json({
+    const list: JobList = {
       jobs: page.jobs.map((job) => jobView(job, links, now)),
-      ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
-    });
+      ...(page.nextCursor === undefined ? {} : { nextCursor: publicCursor(page.nextCursor) }),
+    };
+    res.json(list);
   });
 
   router.get('/jobs/:jobId', signedIn, async (req: Request<{ jobId: string }>, res) => {
@@ -155,6 +144,10 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
   });
 
   return router;
+}
+
+function invalidCursor(): BadRequestError {
+  return new BadRequestError('INVALID_CURSOR', 'cursor is not one this server gave out');
 }
 
 function jobNotFound(): NotFoundError {

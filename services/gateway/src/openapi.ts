@@ -1,17 +1,54 @@
 /*
- * The OpenAPI 3.1 document of the public API, served at /openapi.json. A plain object, kept
- * true by test/openapi.int.test.ts: every route of the app is here and everything here is a
- * route, and the status codes and bodies the gateway really answers are the ones listed.
+ * The OpenAPI 3.1 document of the public API, served at /openapi.json. The paths and their
+ * words are written here; every schema is generated from the zod schemas of api-schemas.ts,
+ * which the handlers parse with. Kept true by test/openapi.int.test.ts (every route of the app
+ * is here and everything here is a route; the answers are the ones listed) and by schemathesis
+ * (tests/e2e/api-contract.e2e.test.ts: what the document allows, the server accepts).
  */
 
-import {
-  DEFAULT_BITRATE_KBPS,
-  MAX_VBR_QUALITY,
-  MIN_VBR_QUALITY,
-  MP3_BITRATES_KBPS,
-} from '@mp3converter/contracts';
-import { DEFAULT_PAGE_SIZE, JOB_STATUSES, MAX_PAGE_SIZE } from '@mp3converter/jobs';
+import { z } from 'zod';
+import { DEFAULT_BITRATE_KBPS } from '@mp3converter/contracts';
+import { MAX_PAGE_SIZE } from '@mp3converter/jobs';
 import { DEFAULT_CHECK_TIMEOUT_MS } from '@mp3converter/lifecycle';
+import { apiSchemas, downloadQuery, listJobsQuery, uploadForm } from './api-schemas.ts';
+
+type JsonSchema = Record<string, unknown>;
+
+/** Without the keywords of a standalone JSON Schema: it is a part of the document. */
+function embedded(schema: JsonSchema): JsonSchema {
+  const part = { ...schema };
+  delete part.$schema;
+  delete part.$id;
+  return part;
+}
+
+/** A zod schema as a JSON Schema of the document. */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'output'): JsonSchema {
+  return embedded(z.toJSONSchema(schema, { io }));
+}
+
+/** The named schemas, each referring to the others as `#/components/schemas/<id>`. */
+function componentSchemas(): Record<string, JsonSchema> {
+  const { schemas } = z.toJSONSchema(apiSchemas, {
+    uri: (id) => `#/components/schemas/${id}`,
+  });
+  return Object.fromEntries(Object.entries(schemas).map(([id, schema]) => [id, embedded(schema)]));
+}
+
+/** Query parameters, one for each field of a zod object; their words are the fields' descriptions. */
+function queryParameters(query: z.ZodObject): Record<string, unknown>[] {
+  return Object.entries(query.shape).map(([name, field]) => {
+    const schema = jsonSchema(field as z.ZodType);
+    const { description, ...rest } = schema;
+    return {
+      name,
+      in: 'query',
+      required: !(field as z.ZodType).safeParse(undefined).success,
+      ...(description === undefined ? {} : { description }),
+      schema: rest,
+    };
+  });
+}
 
 const problemJson = {
   'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
@@ -22,6 +59,24 @@ const validationProblemJson = {
 } as const;
 
 const bearer = [{ bearerAuth: [] }] as const;
+
+/** OpenAPI links from an answer that names a job to the operations on that job. */
+function jobLinks(jobId: string): Record<string, unknown> {
+  return {
+    GetJob: { operationId: 'getJob', parameters: { jobId }, description: 'The job.' },
+    DeleteJob: { operationId: 'deleteJob', parameters: { jobId }, description: 'Delete it.' },
+  };
+}
+
+function downloadLink(fid: string): Record<string, unknown> {
+  return {
+    DownloadMp3: {
+      operationId: 'downloadMp3',
+      parameters: { fid },
+      description: 'Its MP3, once done.',
+    },
+  };
+}
 
 export const openApiDocument = {
   openapi: '3.1.0',
@@ -160,31 +215,7 @@ export const openApiDocument = {
         requestBody: {
           required: true,
           content: {
-            'multipart/form-data': {
-              schema: {
-                type: 'object',
-                required: ['file'],
-                properties: {
-                  file: {
-                    type: 'string',
-                    contentMediaType: 'application/octet-stream',
-                    description:
-                      'The video (any container ffmpeg reads, with an audio track). Its file name is kept, made safe: path parts and control characters are removed.',
-                  },
-                  bitrate: {
-                    type: 'integer',
-                    enum: MP3_BITRATES_KBPS,
-                    description: `Constant bitrate in kbit/s (${DEFAULT_BITRATE_KBPS} when neither is given).`,
-                  },
-                  quality: {
-                    type: 'integer',
-                    minimum: MIN_VBR_QUALITY,
-                    maximum: MAX_VBR_QUALITY,
-                    description: `LAME variable bitrate quality instead: ${MIN_VBR_QUALITY} best to ${MAX_VBR_QUALITY} smallest.`,
-                  },
-                },
-              },
-            },
+            'multipart/form-data': { schema: jsonSchema(uploadForm, 'input') },
           },
         },
         responses: {
@@ -200,10 +231,11 @@ export const openApiDocument = {
             content: {
               'application/json': { schema: { $ref: '#/components/schemas/UploadAccepted' } },
             },
+            links: jobLinks('$response.body#/jobId'),
           },
           '400': {
             description:
-              'Not multipart (`NOT_MULTIPART`, `MALFORMED_MULTIPART`), no file or several (`NO_FILE`, `TOO_MANY_FILES`, `TOO_MANY_PARTS`, `FIELD_TOO_LONG`), an empty file (`EMPTY_FILE`), or bad options (`VALIDATION_FAILED`, with `errors`).',
+              'Not multipart (`NOT_MULTIPART`, `MALFORMED_MULTIPART`), no file or several (`NO_FILE`, `TOO_MANY_FILES`, `TOO_MANY_PARTS`, `FIELD_TOO_LONG`), an empty file (`EMPTY_FILE`), or bad options or a field the form does not have (`VALIDATION_FAILED`, with `errors`).',
             content: validationProblemJson,
           },
           '401': { $ref: '#/components/responses/BearerUnauthorized' },
@@ -227,27 +259,7 @@ export const openApiDocument = {
         tags: ['conversions'],
         summary: "The caller's jobs, newest first",
         security: bearer,
-        parameters: [
-          {
-            name: 'limit',
-            in: 'query',
-            required: false,
-            description: 'Jobs per page.',
-            schema: {
-              type: 'integer',
-              minimum: 1,
-              maximum: MAX_PAGE_SIZE,
-              default: DEFAULT_PAGE_SIZE,
-            },
-          },
-          {
-            name: 'cursor',
-            in: 'query',
-            required: false,
-            description: 'The `nextCursor` of the previous page.',
-            schema: { type: 'string', minLength: 1, maxLength: 256 },
-          },
-        ],
+        parameters: queryParameters(listJobsQuery),
         responses: {
           '200': {
             description: 'A page of jobs; `nextCursor` is absent on the last page.',
@@ -255,9 +267,18 @@ export const openApiDocument = {
             content: {
               'application/json': { schema: { $ref: '#/components/schemas/JobList' } },
             },
+            links: {
+              ...jobLinks('$response.body#/jobs/0/jobId'),
+              ...downloadLink('$response.body#/jobs/0/mp3Fid'),
+              NextPage: {
+                operationId: 'listJobs',
+                parameters: { cursor: '$response.body#/nextCursor' },
+                description: 'The next (older) page.',
+              },
+            },
           },
           '400': {
-            description: `\`limit\` is not a whole number from 1 to ${MAX_PAGE_SIZE} (\`INVALID_QUERY\`) or \`cursor\` is not one this server gave out (\`INVALID_CURSOR\`).`,
+            description: `\`limit\` is not a whole number from 1 to ${MAX_PAGE_SIZE} (\`INVALID_QUERY\`) or \`cursor\` is not of the form of a \`nextCursor\` (\`INVALID_CURSOR\`).`,
             content: problemJson,
           },
           '401': { $ref: '#/components/responses/BearerUnauthorized' },
@@ -282,6 +303,7 @@ export const openApiDocument = {
             content: {
               'application/json': { schema: { $ref: '#/components/schemas/JobView' } },
             },
+            links: downloadLink('$response.body#/mp3Fid'),
           },
           '401': { $ref: '#/components/responses/BearerUnauthorized' },
           '404': { $ref: '#/components/responses/JobNotFound' },
@@ -319,27 +341,7 @@ export const openApiDocument = {
         ].join(' '),
         security: [{ bearerAuth: [] }, {}],
         parameters: [
-          {
-            name: 'fid',
-            in: 'query',
-            required: true,
-            description: 'The `mp3Fid` of a done job.',
-            schema: { type: 'string' },
-          },
-          {
-            name: 'expires',
-            in: 'query',
-            required: false,
-            description: 'Signed link: Unix time (seconds) after which it stops working.',
-            schema: { type: 'integer', minimum: 0 },
-          },
-          {
-            name: 'sig',
-            in: 'query',
-            required: false,
-            description: 'Signed link: its signature (HMAC-SHA256, base64url).',
-            schema: { type: 'string' },
-          },
+          ...queryParameters(downloadQuery),
           {
             name: 'Range',
             in: 'header',
@@ -608,216 +610,7 @@ export const openApiDocument = {
       },
     },
     schemas: {
-      Problem: {
-        type: 'object',
-        description:
-          'An RFC 9457 problem document, with the stable `code` clients switch on. Further members (`errors`, `checks`) may be added.',
-        required: ['type', 'title', 'status', 'code', 'detail'],
-        properties: {
-          type: {
-            type: 'string',
-            format: 'uri',
-            description: '`urn:mp3converter:problem:<code in lower case, dashes>`.',
-            examples: ['urn:mp3converter:problem:job-not-found'],
-          },
-          title: {
-            type: 'string',
-            description: "The status's reason phrase.",
-            examples: ['Not Found'],
-          },
-          status: { type: 'integer', minimum: 400, maximum: 599 },
-          detail: { type: 'string', description: 'What went wrong, in words for people.' },
-          code: {
-            type: 'string',
-            pattern: '^[A-Z][A-Z0-9_]*$',
-            examples: ['JOB_NOT_FOUND'],
-          },
-          requestId: {
-            type: 'string',
-            description: 'The correlation id of the request (also `X-Request-Id`).',
-          },
-        },
-        additionalProperties: true,
-      },
-      ValidationProblem: {
-        description: 'A problem document; with `VALIDATION_FAILED`, the fields at fault.',
-        allOf: [
-          { $ref: '#/components/schemas/Problem' },
-          {
-            type: 'object',
-            properties: {
-              errors: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  required: ['path', 'message'],
-                  properties: { path: { type: 'string' }, message: { type: 'string' } },
-                  additionalProperties: false,
-                },
-              },
-            },
-          },
-        ],
-      },
-      ReadinessProblem: {
-        allOf: [
-          { $ref: '#/components/schemas/Problem' },
-          {
-            type: 'object',
-            required: ['checks'],
-            properties: { checks: { $ref: '#/components/schemas/Checks' } },
-          },
-        ],
-      },
-      Checks: {
-        type: 'object',
-        description: 'Each check (mongodb, rabbitmq, auth) and how it went.',
-        additionalProperties: { type: 'string', enum: ['ok', 'unavailable'] },
-      },
-      Liveness: {
-        type: 'object',
-        required: ['status'],
-        properties: { status: { type: 'string', const: 'ok' } },
-        additionalProperties: false,
-      },
-      Readiness: {
-        type: 'object',
-        required: ['status', 'checks'],
-        properties: {
-          status: { type: 'string', const: 'ready' },
-          checks: { $ref: '#/components/schemas/Checks' },
-        },
-        additionalProperties: false,
-      },
-      IssuedToken: {
-        type: 'object',
-        required: ['token', 'expiresAt'],
-        properties: {
-          token: { type: 'string', description: 'The JWT.' },
-          expiresAt: { type: 'string', format: 'date-time' },
-        },
-        additionalProperties: false,
-      },
-      Registration: {
-        type: 'object',
-        required: ['email', 'password'],
-        properties: {
-          email: { type: 'string', format: 'email', maxLength: 254 },
-          password: {
-            type: 'string',
-            description: '8 to 256 characters (Unicode code points).',
-          },
-        },
-      },
-      Account: {
-        type: 'object',
-        required: ['id', 'email'],
-        properties: {
-          id: { type: 'integer' },
-          email: { type: 'string', format: 'email' },
-        },
-        additionalProperties: false,
-      },
-      JobView: {
-        type: 'object',
-        description: 'What a client sees of a job.',
-        required: [
-          'jobId',
-          'status',
-          'progress',
-          'filename',
-          'options',
-          'videoFid',
-          'videoSize',
-          'videoContentType',
-          'videoSha256',
-          'createdAt',
-          'updatedAt',
-        ],
-        properties: {
-          jobId: { type: 'string', format: 'uuid' },
-          status: {
-            type: 'string',
-            enum: JOB_STATUSES,
-            description: '`queued` → `converting` → `done` or `failed`.',
-          },
-          progress: { type: 'integer', minimum: 0, maximum: 100 },
-          filename: { type: 'string', description: "The uploaded file's (safe) name." },
-          options: { $ref: '#/components/schemas/Mp3Options' },
-          videoFid: { $ref: '#/components/schemas/Fid' },
-          videoSize: { type: 'integer', minimum: 1, description: 'Bytes.' },
-          videoContentType: { type: 'string' },
-          videoSha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-          durationSeconds: { type: 'number', minimum: 0 },
-          mp3Fid: {
-            $ref: '#/components/schemas/Fid',
-            description: 'When done: the `fid` for GET /download.',
-          },
-          mp3Filename: { type: 'string' },
-          mp3Size: { type: 'integer', minimum: 0, description: 'Bytes.' },
-          downloadUrl: {
-            type: 'string',
-            format: 'uri-reference',
-            description:
-              'When done: a signed link that downloads the MP3 without a token, until `downloadUrlExpiresAt`.',
-          },
-          downloadUrlExpiresAt: { type: 'string', format: 'date-time' },
-          error: { type: 'string', description: 'When failed: why, in plain words.' },
-          errorCode: { type: 'string' },
-          createdAt: { type: 'string', format: 'date-time' },
-          updatedAt: { type: 'string', format: 'date-time' },
-          startedAt: { type: 'string', format: 'date-time' },
-          finishedAt: { type: 'string', format: 'date-time' },
-        },
-      },
-      UploadAccepted: {
-        description: 'The new job, and where to follow it.',
-        allOf: [
-          { $ref: '#/components/schemas/JobView' },
-          {
-            type: 'object',
-            required: ['location'],
-            properties: { location: { type: 'string', description: '`/jobs/<jobId>`.' } },
-          },
-        ],
-        unevaluatedProperties: false,
-      },
-      JobList: {
-        type: 'object',
-        required: ['jobs'],
-        properties: {
-          jobs: { type: 'array', items: { $ref: '#/components/schemas/JobView' } },
-          nextCursor: {
-            type: 'string',
-            description: 'Pass as `cursor` for the next (older) page; absent on the last.',
-          },
-        },
-        additionalProperties: false,
-      },
-      Mp3Options: {
-        description: `Constant bitrate (kbit/s) or LAME variable bitrate quality; the default is \`{ "bitrate": ${DEFAULT_BITRATE_KBPS} }\`.`,
-        oneOf: [
-          {
-            type: 'object',
-            required: ['bitrate'],
-            properties: { bitrate: { type: 'integer', enum: MP3_BITRATES_KBPS } },
-            additionalProperties: false,
-          },
-          {
-            type: 'object',
-            required: ['quality'],
-            properties: {
-              quality: { type: 'integer', minimum: MIN_VBR_QUALITY, maximum: MAX_VBR_QUALITY },
-            },
-            additionalProperties: false,
-          },
-        ],
-      },
-      Fid: {
-        type: 'string',
-        pattern: '^[0-9a-f]{24}$',
-        description: "A stored file's id (24 hex digits).",
-      },
+      ...componentSchemas(),
       Mp3: { type: 'string', contentMediaType: 'audio/mpeg' },
     },
   },

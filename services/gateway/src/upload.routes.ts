@@ -1,11 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
-import { z } from 'zod';
 import type { AmqpConnection } from '@mp3converter/amqp';
 import {
-  MAX_VBR_QUALITY,
-  MIN_VBR_QUALITY,
-  MP3_BITRATES_KBPS,
   SCHEMA_VERSION,
   VIDEO_QUEUE,
   conversionOptionsSchema,
@@ -23,6 +19,7 @@ import {
 import { deleteFile, type FileBucket } from '@mp3converter/gridfs';
 import type { JobDocument, JobFileMetadata, JobStore } from '@mp3converter/jobs';
 import type { Logger } from '@mp3converter/logging';
+import { uploadFormFields, type UploadAccepted } from './api-schemas.ts';
 import type { AuthClient, User } from './auth-client.ts';
 import { authenticate, currentUser } from './authenticate.ts';
 import { jobView, type LinkSettings } from './jobs.routes.ts';
@@ -51,36 +48,21 @@ export interface UploadRoutesDeps {
 /** Room for the multipart framing and form fields around the file, when judging Content-Length. */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 
-const optionFields = z.object({
-  bitrate: z
-    .enum(MP3_BITRATES_KBPS.map(String) as [string, ...string[]], {
-      message: `bitrate must be one of ${MP3_BITRATES_KBPS.join(', ')} (kbit/s)`,
-    })
-    .transform(Number)
-    .optional(),
-  quality: z
-    .string()
-    .regex(
-      /^[0-9]$/,
-      `quality must be a whole number from ${MIN_VBR_QUALITY} to ${MAX_VBR_QUALITY}`,
-    )
-    .transform(Number)
-    .optional(),
-});
-
 /**
  * The MP3 options from the form: `bitrate` (CBR, kbit/s) or `quality` (LAME VBR 0 best to 9
- * smallest), not both; neither means CBR at the contract's default bitrate.
+ * smallest), not both; neither means CBR at the contract's default bitrate. Any other field
+ * is refused, as the document says.
  */
 export function parseOptionFields(fields: ReadonlyMap<string, string>): ConversionOptions {
-  const parsed = optionFields.safeParse({
-    bitrate: fields.get('bitrate'),
-    quality: fields.get('quality'),
-  });
+  const parsed = uploadFormFields.safeParse(Object.fromEntries(fields));
   if (!parsed.success) {
     throw new ValidationError(
       'the MP3 options are not valid',
-      parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+      parsed.error.issues.flatMap((issue) =>
+        issue.code === 'unrecognized_keys'
+          ? issue.keys.map((key) => ({ path: key, message: 'is not a field of the upload form' }))
+          : [{ path: issue.path.join('.'), message: issue.message }],
+      ),
     );
   }
   const { bitrate, quality } = parsed.data;
@@ -146,10 +128,11 @@ export function uploadRoutes(deps: UploadRoutesDeps): Router {
       });
       const job = await queueJob(jobId, user, upload);
       outcome = 'accepted';
-      res
-        .status(202)
-        .location(`/jobs/${job._id}`)
-        .json({ ...jobView(job, deps.links), location: `/jobs/${job._id}` });
+      const accepted: UploadAccepted = {
+        ...jobView(job, deps.links),
+        location: `/jobs/${job._id}`,
+      };
+      res.status(202).location(accepted.location).json(accepted);
     } catch (error) {
       outcome = uploadOutcome(error);
       throw error;
