@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { HandlerAbortedError, type MessageContext, type MessageHandler } from '@mp3converter/amqp';
+import type { MessageContext, MessageHandler } from '@mp3converter/amqp';
 import {
   CONVERSION_FAILED_QUEUE,
   MP3_QUEUE,
@@ -8,7 +8,7 @@ import {
   toMp3Message,
   type VideoMessage,
 } from '@mp3converter/contracts';
-import { PermanentError, TransientError, isAppError, isRetryable } from '@mp3converter/errors';
+import { PermanentError, TransientError } from '@mp3converter/errors';
 import { deleteFile, findFile, uploadFromStream, type FileBucket } from '@mp3converter/gridfs';
 import {
   mp3FileName,
@@ -21,9 +21,10 @@ import {
 import type { Logger } from '@mp3converter/logging';
 import { mongoError } from '@mp3converter/mongo';
 import { ObjectId, type GridFSFile } from 'mongodb';
-import { convertToMp3, type FfmpegBinary, type Mp3Result } from './ffmpeg.ts';
-import type { ConverterMetrics } from './metrics.ts';
-import { serveVideo, type VideoSource } from './video-source.ts';
+import { JobGoneError, decideFailure, type FailureDecision } from './failure-policy.ts';
+import { convertToMp3, type FfmpegBinary, type Mp3Job, type Mp3Result } from './ffmpeg/index.ts';
+import type { ConversionOutcome, ConverterMetrics } from './metrics.ts';
+import { serveVideo } from './video-source.ts';
 import type { Workspace } from './workspace.ts';
 
 export interface ConvertJobDeps {
@@ -56,20 +57,6 @@ export interface Mp3FileMetadata extends JobFileMetadata {
 /** Progress is written to the job at most this often. */
 const PROGRESS_INTERVAL_MS = 500;
 
-const RETRIES_EXHAUSTED: JobError = {
-  code: 'CONVERSION_UNAVAILABLE',
-  message:
-    'the conversion kept failing on our side, not because of your file; it is kept, so please try again later',
-  retryable: true,
-};
-
-/**
- * Failures that prove the file itself unusable: only then is the video deleted. Others that
- * fail for good (too slow, ffmpeg failing in a way we do not recognise) may be ours: the
- * video stays for a replay.
- */
-const FILE_PROBLEMS = new Set(['EMPTY_FILE', 'NOT_MEDIA', 'NO_AUDIO_TRACK', 'TRUNCATED_MEDIA']);
-
 /**
  * ffmpeg's time limit allows this long per MiB of the video, for reading it from GridFS as it
  * converts (8 MiB/s: a 2 GiB video with a minute of audio gets 256 s more): a slow server must
@@ -81,10 +68,14 @@ const MiB = 1024 * 1024;
 /** What a conversion leaves itself, of the handler's time limit, to store the MP3 and finish. */
 const FINISHING_MARGIN_MS = 60_000;
 
-/** The job was deleted, or another attempt took it, while this one ran: stop and leave it. */
-class JobGoneError extends Error {
-  override name = 'JobGoneError';
-}
+/**
+ * How a message ended: its outcome, counted once (none for a message handed back or past the
+ * handler's time limit before the last attempt), and whether `error` is thrown to the
+ * consumer, which then retries or dead-letters the message.
+ */
+type Ending =
+  | { outcome: ConversionOutcome | undefined; throws: false }
+  | { outcome: ConversionOutcome | undefined; throws: true; error: unknown };
 
 /**
  * The `video` message handler: converts the job's video to an MP3 and publishes the `mp3`
@@ -105,67 +96,79 @@ class JobGoneError extends Error {
  */
 export function convertJobHandler(deps: ConvertJobDeps): MessageHandler<VideoMessage> {
   return async (message, context) => {
-    const started = Date.now();
     const log = deps.log.child({ jobId: message.job_id, videoFid: message.video_fid });
-    const job = await deps.jobs.findAny(message.job_id);
-    if (job === undefined || job.deletedAt !== undefined || isFinished(job)) {
-      await settle(deps, message, job, log);
-      return;
-    }
-    checkMessageMatches(message, job);
-    const mp3Fid = new ObjectId();
-    const claimed = await deps.jobs.claim(job._id, { worker: deps.worker, mp3Fid });
-    if (claimed === undefined) {
-      // Finished or deleted between the read and the claim.
-      await settle(deps, message, await deps.jobs.findAny(message.job_id), log);
-      return;
-    }
-    const claim = claimed.job.claim as ConversionClaim;
-    log.info(
-      { attempt: context.attempt, takenOver: claimed.previous?.worker },
-      'conversion started',
-    );
-    await removeEarlierAttempts(deps, job._id, claimed.previous?.mp3Fid);
-    let done: JobDocument | undefined;
-    try {
-      done = await convert(deps, claimed.job, claim, context, started, log);
-    } catch (error) {
-      if (error instanceof JobGoneError) {
-        deps.metrics.outcome('skipped');
-        log.info('job deleted or taken over during the conversion, stopped');
-        return;
-      }
-      const lastAttempt = context.attempt >= context.maxAttempts;
-      if (context.signal.aborted) {
-        // Handed back (shutdown, lost channel: not a failure) or past the handler's time limit,
-        // which the consumer retries like any failure on our side: on the last attempt the job
-        // must not stay `converting` once the message is dead.
-        const reason: unknown = context.signal.reason;
-        const timedOut =
-          reason instanceof HandlerAbortedError && reason.code === 'AMQP_HANDLER_TIMEOUT';
-        if (timedOut && lastAttempt) await fail(deps, message, claim, RETRIES_EXHAUSTED, log);
-        throw error;
-      }
-      if (!isRetryable(error)) {
-        await fail(deps, message, claim, jobErrorOf(error), log);
-        return;
-      }
-      if (lastAttempt) {
-        log.error({ err: error }, 'conversion failed on every attempt, giving up');
-        await fail(deps, message, claim, RETRIES_EXHAUSTED, log);
-      } else {
-        deps.metrics.outcome('retried');
-      }
-      throw error;
-    }
-    if (done === undefined) {
-      deps.metrics.outcome('skipped');
-      log.info('job deleted or taken over before it was finished, MP3 removed');
-      return;
-    }
-    await publishResult(deps, message, done, log);
-    deps.metrics.outcome('done');
+    const ending = await handle(deps, message, context, log);
+    if (ending.outcome !== undefined) deps.metrics.outcome(ending.outcome);
+    if (ending.throws) throw ending.error;
   };
+}
+
+/**
+ * What throws here counts under no outcome: a message that names another job's video, or a
+ * failure reading, claiming or cleaning up the job, or publishing its result.
+ */
+async function handle(
+  deps: ConvertJobDeps,
+  message: VideoMessage,
+  context: MessageContext,
+  log: Logger,
+): Promise<Ending> {
+  const started = Date.now();
+  const job = await deps.jobs.findAny(message.job_id);
+  if (job === undefined || job.deletedAt !== undefined || isFinished(job)) {
+    return settle(deps, message, job, log);
+  }
+  checkMessageMatches(message, job);
+  const mp3Fid = new ObjectId();
+  const claimed = await deps.jobs.claim(job._id, { worker: deps.worker, mp3Fid });
+  if (claimed === undefined) {
+    // Finished or deleted between the read and the claim.
+    return settle(deps, message, await deps.jobs.findAny(message.job_id), log);
+  }
+  const claim = claimed.job.claim as ConversionClaim;
+  log.info({ attempt: context.attempt, takenOver: claimed.previous?.worker }, 'conversion started');
+  await removeEarlierAttempts(deps, job._id, claimed.previous?.mp3Fid);
+  let done: JobDocument | undefined;
+  try {
+    done = await convert(deps, claimed.job, claim, context, started, log);
+  } catch (error) {
+    return actOn(decideFailure(error, context), error, deps, message, claim, log);
+  }
+  if (done === undefined) {
+    log.info('job deleted or taken over before it was finished, MP3 removed');
+    return { outcome: 'skipped', throws: false };
+  }
+  await publishResult(deps, message, done, log);
+  return { outcome: 'done', throws: false };
+}
+
+/** Carries out the decision on a failed attempt; only a `fail` writes to the job. */
+async function actOn(
+  decision: FailureDecision,
+  error: unknown,
+  deps: ConvertJobDeps,
+  message: VideoMessage,
+  claim: ConversionClaim,
+  log: Logger,
+): Promise<Ending> {
+  switch (decision.kind) {
+    case 'skip':
+      log.info('job deleted or taken over during the conversion, stopped');
+      return { outcome: 'skipped', throws: false };
+    case 'retry':
+      return {
+        outcome: decision.reason === 'retryable-error' ? 'retried' : undefined,
+        throws: true,
+        error,
+      };
+    case 'fail': {
+      if (decision.reason === 'retries-exhausted') {
+        log.error({ err: error }, 'conversion failed on every attempt, giving up');
+      }
+      const outcome = await fail(deps, message, claim, decision, log);
+      return decision.rethrow ? { outcome, throws: true, error } : { outcome, throws: false };
+    }
+  }
 }
 
 function isFinished(job: JobDocument): boolean {
@@ -188,32 +191,33 @@ async function settle(
   message: VideoMessage,
   job: JobDocument | undefined,
   log: Logger,
-): Promise<void> {
-  deps.metrics.outcome('skipped');
+): Promise<Ending> {
+  const skipped: Ending = { outcome: 'skipped', throws: false };
   if (job === undefined) {
     // Its owner's delete may have finished while an attempt was storing its MP3.
     await removeEarlierAttempts(deps, message.job_id, undefined);
     log.warn('no such job, message dropped');
-    return;
+    return skipped;
   }
   if (job.deletedAt !== undefined) {
     // An attempt that stored its MP3 and died may have done so after the owner's delete.
     await removeEarlierAttempts(deps, job._id, job.claim?.mp3Fid);
     log.info('job deleted by its owner, message dropped');
-    return;
+    return skipped;
   }
   if (job.status === 'done') {
     log.info('job already converted, repeating its notification');
     await publishResult(deps, message, job, log);
-    return;
+    return skipped;
   }
   if (job.status === 'failed' && job.error !== undefined) {
     log.info('job already failed, repeating its notification');
     await publishFailure(deps, message, job.error, job.finishedAt ?? new Date());
-    return;
+    return skipped;
   }
   // Claimed by another attempt between our read and our claim: let the broker try again.
-  throw new TransientError('JOB_BUSY', `job ${job._id} is ${job.status}`);
+  const busy = new TransientError('JOB_BUSY', `job ${job._id} is ${job.status}`);
+  return { outcome: 'skipped', throws: true, error: busy };
 }
 
 /**
@@ -254,16 +258,9 @@ async function convert(
   const gone = new AbortController();
   const signal = AbortSignal.any([context.signal, gone.signal]);
   const video = await findVideo(deps.videos, job);
-  const dir = await deps.workspace.create(job._id);
-  let source: VideoSource | undefined;
+  await using dir = await deps.workspace.jobDirectory(job._id);
   try {
-    const output = join(dir, 'output.mp3');
-    // ffmpeg reads the video from GridFS as it converts, through a loopback HTTP server.
-    source = await serveVideo(deps.videos, video);
-    const progress = progressWriter(deps.jobs, job._id, claim.mp3Fid, () => {
-      gone.abort(new JobGoneError());
-    });
-    let result: Mp3Result;
+    const output = join(dir.path, 'output.mp3');
     // ffmpeg's limit counts from its start, within what the handler's limit leaves. ffmpeg
     // reads the video from GridFS as it goes: the limit allows for a slow read of it too.
     const spawnedAt = Date.now();
@@ -272,9 +269,13 @@ async function convert(
       maxMs: handlerDeadline - spawnedAt - FINISHING_MARGIN_MS,
       readMs: (video.length / MiB) * READ_ALLOWANCE_MS_PER_MIB,
     };
-    try {
-      result = await convertToMp3(deps.ffmpeg, {
-        input: source.url,
+    let result: Mp3Result;
+    {
+      // Its last write ends with ffmpeg, before the job is completed.
+      await using progress = progressWriter(deps.jobs, job._id, claim.mp3Fid, () => {
+        gone.abort(new JobGoneError());
+      });
+      result = await convertServedVideo(deps, video, {
         output,
         options: job.options,
         title: mp3FileName(job.filename).slice(0, -'.mp3'.length),
@@ -285,18 +286,7 @@ async function convert(
           if (fraction !== undefined) progress.report(fraction * 100);
         },
       });
-    } catch (error) {
-      // Closed first, so that a read still under way (a stalled server) has failed by now.
-      await source.close();
-      // Input cut short by a failed read: what ffmpeg made of it says nothing about the file.
-      if (!signal.aborted && source.error !== undefined) throw mongoError(source.error);
-      throw error;
-    } finally {
-      await progress.stop();
-      await source.close();
     }
-    // ffmpeg may also end "successfully" on an input cut short (a faststart MP4 does).
-    if (source.error !== undefined) throw mongoError(source.error);
     const filename = mp3FileName(job.filename);
     const metadata: Mp3FileMetadata = {
       job_id: job._id,
@@ -340,10 +330,34 @@ async function convert(
   } catch (error) {
     if (gone.signal.aborted) throw gone.signal.reason;
     throw error;
-  } finally {
-    await source?.close();
-    await deps.workspace.release(dir);
   }
+}
+
+/**
+ * Runs ffmpeg on the video, served to it from GridFS as it reads through a loopback HTTP
+ * server, which is closed when ffmpeg is done. A read of the video that failed cut ffmpeg's
+ * input short: what ffmpeg made of it says nothing about the file, so the read's error is
+ * thrown instead.
+ */
+async function convertServedVideo(
+  deps: ConvertJobDeps,
+  video: GridFSFile,
+  job: Omit<Mp3Job, 'input'> & { signal: AbortSignal },
+): Promise<Mp3Result> {
+  const source = await serveVideo(deps.videos, video);
+  let result: Mp3Result;
+  try {
+    // Closed once ffmpeg is done, before its error is looked at: a read still under way (a
+    // stalled server) has failed by then.
+    await using served = { url: source.url, [Symbol.asyncDispose]: () => source.close() };
+    result = await convertToMp3(deps.ffmpeg, { ...job, input: served.url });
+  } catch (error) {
+    if (!job.signal.aborted && source.error !== undefined) throw mongoError(source.error);
+    throw error;
+  }
+  // ffmpeg may also end "successfully" on an input cut short (a faststart MP4 does).
+  if (source.error !== undefined) throw mongoError(source.error);
+  return result;
 }
 
 /** The video's files document; a missing or empty one cannot be converted. */
@@ -383,7 +397,7 @@ function progressWriter(
   jobId: string,
   claimFid: ObjectId,
   onGone: () => void,
-): { report(percent: number): void; stop(): Promise<void> } {
+): { report(percent: number): void } & AsyncDisposable {
   let lastWritten = 0;
   let lastAt = 0;
   let pending: Promise<void> = Promise.resolve();
@@ -407,38 +421,35 @@ function progressWriter(
           writing = false;
         });
     },
-    stop: () => pending,
+    [Symbol.asyncDispose]: () => pending,
   };
 }
 
-/** The error as the job shows it: an AppError's code and message are written for the user. */
-function jobErrorOf(error: unknown): JobError {
-  if (isAppError(error)) return { code: error.code, message: error.message };
-  return { code: 'CONVERSION_FAILED', message: 'the file could not be converted' };
-}
-
-/** converting → failed with `error`, then delete the video (when it cannot be converted) and tell the user. */
+/**
+ * converting → failed with the decision's error, then delete the video (when it cannot be
+ * converted) and tell the user. `skipped` when the job was no longer this attempt's.
+ */
 async function fail(
   deps: ConvertJobDeps,
   message: VideoMessage,
   claim: ConversionClaim,
-  error: JobError,
+  decision: Extract<FailureDecision, { kind: 'fail' }>,
   log: Logger,
-): Promise<void> {
+): Promise<ConversionOutcome> {
+  const error = decision.jobError;
   const failed = await deps.jobs.failConversion(message.job_id, claim.mp3Fid, error);
   if (failed === undefined) {
-    deps.metrics.outcome('skipped');
     log.info('job deleted or taken over before it could be marked failed');
-    return;
+    return 'skipped';
   }
   log.warn({ code: error.code, reason: error.message }, 'conversion failed');
-  deps.metrics.outcome('failed');
   // A file proven unusable is of no further use; one that may have failed on our side is
   // kept for a replay.
-  if (FILE_PROBLEMS.has(error.code) && !deps.keepSourceVideos) {
+  if (decision.videoUnusable && !deps.keepSourceVideos) {
     await deleteFile(deps.videos, failed.video.fid);
   }
   await publishFailure(deps, message, error, failed.finishedAt ?? new Date());
+  return 'failed';
 }
 
 async function publishFailure(

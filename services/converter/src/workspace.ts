@@ -17,6 +17,11 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/** One job's temp directory, removed on disposal. */
+export interface JobDirectory extends AsyncDisposable {
+  readonly path: string;
+}
+
 /**
  * The converter's temp files: `<TEMP_DIR>/work-<host>-<pid>/<job>-<random>/`. Each process
  * works in a directory named after its host and pid, so several converters can share TEMP_DIR
@@ -50,13 +55,13 @@ export class Workspace {
     return workspace;
   }
 
-  /** A new directory for one job; remove it with `release` in a finally. */
-  async create(jobId: string): Promise<string> {
-    return mkdtemp(join(this.dir, `${jobId}-`));
-  }
-
-  async release(dir: string): Promise<void> {
-    await rm(dir, { recursive: true, force: true });
+  /** A new directory for one job, removed when disposed: hold it with `await using`. */
+  async jobDirectory(jobId: string): Promise<JobDirectory> {
+    const path = await mkdtemp(join(this.dir, `${jobId}-`));
+    return {
+      path,
+      [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }),
+    };
   }
 
   /** Removes this process's directory (at shutdown). */

@@ -29,7 +29,7 @@ import {
   type FfmpegBinary,
   type Mp3Job,
   type Mp3Result,
-} from '../src/ffmpeg.ts';
+} from '../src/ffmpeg/index.ts';
 
 const run = promisify(execFile);
 const installer = createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string };

@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mp3Arguments } from '../src/ffmpeg/arguments.ts';
+import { classifyFailure, type RunOutcome } from '../src/ffmpeg/failures.ts';
 import {
   LineSplitter,
   ProgressParser,
   ProgressReporter,
   StderrLog,
-  classifyFailure,
-  mp3Arguments,
   parseDurationLine,
-  type RunOutcome,
   type StderrMarker,
-} from '../src/ffmpeg.ts';
+} from '../src/ffmpeg/output.ts';
 
 describe('mp3Arguments', () => {
   const job = { input: '-i.mp4', output: '/tmp/out.mp3', title: 'My song' };

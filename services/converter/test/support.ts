@@ -30,7 +30,7 @@ import {
 import amqplib from 'amqplib';
 import { MongoClient } from 'mongodb';
 import { loadConverterConfig } from '../src/config.ts';
-import { checkFfmpeg, locateFfmpeg } from '../src/ffmpeg.ts';
+import { checkFfmpeg, locateFfmpeg } from '../src/ffmpeg/index.ts';
 import { startConverter, type Converter } from '../src/worker.ts';
 
 /** A converter run as its own process, as a pod would run it. */
