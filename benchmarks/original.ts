@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { testServers } from '@mp3converter/testkit';
-import { ConverterTestSystem } from '../services/converter/test/support.ts';
+import { ConverterTestSystem } from '@mp3converter/converter/testing';
 import { convertOnce, type ConverterRun } from './converter.ts';
 import { bareFfmpeg } from './lib/bare-ffmpeg.ts';
 import { logLine, type Log } from './lib/log.ts';

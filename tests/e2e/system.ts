@@ -29,7 +29,7 @@ import {
   type TestDatabase,
 } from '@mp3converter/testkit';
 import amqplib from 'amqplib';
-import { waitForJobIn, waitMidConversionIn } from '../../services/converter/test/support.ts';
+import { waitForJobIn, waitMidConversionIn } from '@mp3converter/converter/testing';
 import { MongoClient, type Db } from 'mongodb';
 
 const run = promisify(execFile);

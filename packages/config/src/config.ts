@@ -72,6 +72,25 @@ export function loadConfig<S extends z.ZodType>(
   return deepFreeze(result.data) as DeepReadonly<z.output<S>>;
 }
 
+/** A service's configuration, from its schema (an object, then a transform into the config). */
+export interface ServiceConfig<S extends z.ZodType> {
+  /** Every variable the service reads: its manifests in k8s/ set these and no others (a test checks). */
+  readonly variables: readonly string[];
+  /** Parses `source` (the process environment when omitted); throws one ConfigError naming every problem. */
+  readonly load: (source?: Env) => DeepReadonly<z.output<S>>;
+}
+
+export function serviceConfig<S extends z.ZodType & { in: z.ZodObject }>(
+  schema: S,
+  developmentDefaults: Env,
+): ServiceConfig<S> {
+  return {
+    variables: Object.keys(schema.in.shape),
+    load: (source) =>
+      loadConfig(schema, { developmentDefaults, ...(source === undefined ? {} : { env: source }) }),
+  };
+}
+
 /**
  * Where `./scripts/up` runs the shared servers: development defaults of every service that
  * talks to them (spread into `developmentDefaults`).
@@ -115,4 +134,31 @@ export const env = {
       },
       { message: `must be a ${protocols.join(' or ')} URL` },
     ),
+};
+
+/**
+ * Where the jobs and their files live, for the services that work on both (gateway,
+ * converter): `variables` spread into the schema, `config` reads them back.
+ */
+export const JOB_STORAGE = {
+  variables: {
+    MONGO_URL: env.url(['mongodb', 'mongodb+srv']),
+    /** GridFS database of the uploaded videos, as in the original. */
+    MONGO_VIDEOS_DATABASE: env.databaseName('videos'),
+    /** GridFS database of the MP3s, as in the original. */
+    MONGO_MP3S_DATABASE: env.databaseName('mp3s'),
+    /** Database of the `jobs` collection. */
+    MONGO_JOBS_DATABASE: env.databaseName('mp3converter'),
+  },
+  config: (c: {
+    MONGO_URL: string;
+    MONGO_VIDEOS_DATABASE: string;
+    MONGO_MP3S_DATABASE: string;
+    MONGO_JOBS_DATABASE: string;
+  }) => ({
+    url: c.MONGO_URL,
+    videosDatabase: c.MONGO_VIDEOS_DATABASE,
+    mp3sDatabase: c.MONGO_MP3S_DATABASE,
+    jobsDatabase: c.MONGO_JOBS_DATABASE,
+  }),
 };

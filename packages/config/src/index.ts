@@ -1,9 +1,12 @@
 export {
   ConfigError,
+  JOB_STORAGE,
   LOCAL_SERVERS,
   env,
   loadConfig,
+  serviceConfig,
   type DeepReadonly,
   type Env,
   type LoadConfigOptions,
+  type ServiceConfig,
 } from './config.ts';

@@ -14,7 +14,15 @@ export {
   type AllowedMethods,
 } from './methods.ts';
 export { createServiceApp, type ServiceAppOptions } from './service-app.ts';
-export { listen, type ListenOptions, type RunningServer, type ServerTimeouts } from './server.ts';
+export {
+  listen,
+  serveApp,
+  type HttpService,
+  type HttpServiceParts,
+  type ListenOptions,
+  type RunningServer,
+  type ServerTimeouts,
+} from './server.ts';
 export {
   createHttpClient,
   DEFAULT_CLIENT_CONNECTIONS,

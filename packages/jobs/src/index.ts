@@ -27,3 +27,4 @@ export {
 } from './store.ts';
 export { decodeCursor, encodeCursor, type JobCursor } from './cursor.ts';
 export { JOB_FILE_INDEX, ensureJobFileIndex, type JobFileMetadata } from './files.ts';
+export { openJobStorage, type JobDatabases, type JobStorage } from './storage.ts';

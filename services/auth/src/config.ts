@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { env, loadConfig } from '@mp3converter/config';
+import { env, serviceConfig } from '@mp3converter/config';
 import { MAX_EMAIL_LENGTH } from './emails.ts';
 import { passwordSchema } from './passwords.ts';
 
@@ -78,14 +78,7 @@ const developmentDefaults = {
   ADMIN_PASSWORD: 'admin-password',
 };
 
-/** Every variable the service reads: its manifests in k8s/ set these and no others (a test checks). */
-export const AUTH_VARIABLES: readonly string[] = Object.keys(schema.in.shape);
-
+const config = serviceConfig(schema, developmentDefaults);
+export const AUTH_VARIABLES = config.variables;
+export const loadAuthConfig = config.load;
 export type AuthConfig = ReturnType<typeof loadAuthConfig>;
-
-export function loadAuthConfig(source?: Record<string, string | undefined>) {
-  return loadConfig(schema, {
-    developmentDefaults,
-    ...(source === undefined ? {} : { env: source }),
-  });
-}

@@ -1,5 +1,5 @@
 import { DependencyUnavailableError } from '@mp3converter/errors';
-import { listen } from '@mp3converter/http';
+import { serveApp, type HttpService } from '@mp3converter/http';
 import { retryUntilAvailable } from '@mp3converter/lifecycle';
 import type { Logger } from '@mp3converter/logging';
 import { ensureAdmin } from './accounts.ts';
@@ -16,12 +16,8 @@ import { UsersRepository } from './users.repository.ts';
 /** Request bodies here are a few hundred bytes: a client slower than this is stalling. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
-export interface AuthServer {
-  port: number;
-  /** Resolves once migrations have run and the admin user exists. */
-  ready: Promise<void>;
-  stop(): Promise<void>;
-}
+/** `ready` resolves once migrations have run and the admin user exists. */
+export type AuthServer = HttpService;
 
 /**
  * Starts the auth service: the HTTP server answers probes at once, and
@@ -39,7 +35,6 @@ export async function startAuthServer(config: AuthConfig, log: Logger): Promise<
     log,
   });
   let ready = false;
-  const stopping = new AbortController();
 
   const app = createAuthApp({
     log,
@@ -57,33 +52,25 @@ export async function startAuthServer(config: AuthConfig, log: Logger): Promise<
       await database.ping();
     },
   });
-  const server = await listen(
+  return serveApp(
     app,
     { host: config.http.host, port: config.http.port, timeouts: { requestMs: REQUEST_TIMEOUT_MS } },
     log,
-  );
-
-  const prepare = async (): Promise<void> => {
-    const available = (error: unknown): boolean =>
-      error instanceof DependencyUnavailableError || isConnectionError(error);
-    const options = { signal: stopping.signal, log, dependency: 'mysql', isUnavailable: available };
-    await retryUntilAvailable(options, async () => {
-      const applied = await migrate(config.database, log.child({ module: 'migrations' }));
-      log.info({ applied }, 'database schema is up to date');
-      if (config.admin !== undefined) await ensureAdmin(users, config.admin, log);
-    });
-    if (stopping.signal.aborted) return;
-    ready = true;
-    log.info('ready');
-  };
-
-  return {
-    port: server.port,
-    ready: prepare(),
-    stop: async () => {
-      stopping.abort();
-      await server.close();
-      await database.end();
+    {
+      prepare: async (signal) => {
+        const available = (error: unknown): boolean =>
+          error instanceof DependencyUnavailableError || isConnectionError(error);
+        const options = { signal, log, dependency: 'mysql', isUnavailable: available };
+        await retryUntilAvailable(options, async () => {
+          const applied = await migrate(config.database, log.child({ module: 'migrations' }));
+          log.info({ applied }, 'database schema is up to date');
+          if (config.admin !== undefined) await ensureAdmin(users, config.admin, log);
+        });
+        if (signal.aborted) return;
+        ready = true;
+        log.info('ready');
+      },
+      release: () => database.end(),
     },
-  };
+  );
 }

@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { LOCAL_SERVERS, env, loadConfig } from '@mp3converter/config';
+import { JOB_STORAGE, LOCAL_SERVERS, env, serviceConfig } from '@mp3converter/config';
 
 const schema = z
   .object({
@@ -10,10 +10,7 @@ const schema = z
     /** The small HTTP port for /healthz, /readyz and /metrics. */
     HOST: env.host,
     PORT: env.port(8081),
-    MONGO_URL: env.url(['mongodb', 'mongodb+srv']),
-    MONGO_VIDEOS_DATABASE: env.databaseName('videos'),
-    MONGO_MP3S_DATABASE: env.databaseName('mp3s'),
-    MONGO_JOBS_DATABASE: env.databaseName('mp3converter'),
+    ...JOB_STORAGE.variables,
     AMQP_URL: env.url(['amqp', 'amqps']),
     AMQP_PUBLISH_TIMEOUT_MS: env.positiveInt(10_000),
     /** Conversions at once, and the prefetch: one per core ffmpeg may use. */
@@ -52,12 +49,7 @@ const schema = z
   .transform((c) => ({
     logLevel: c.LOG_LEVEL,
     http: { host: c.HOST, port: c.PORT },
-    mongo: {
-      url: c.MONGO_URL,
-      videosDatabase: c.MONGO_VIDEOS_DATABASE,
-      mp3sDatabase: c.MONGO_MP3S_DATABASE,
-      jobsDatabase: c.MONGO_JOBS_DATABASE,
-    },
+    mongo: JOB_STORAGE.config(c),
     amqp: {
       url: c.AMQP_URL,
       publishTimeoutMs: c.AMQP_PUBLISH_TIMEOUT_MS,
@@ -83,14 +75,7 @@ const developmentDefaults = {
   ...LOCAL_SERVERS,
 };
 
-/** Every variable the service reads: its manifests in k8s/ set these and no others (a test checks). */
-export const CONVERTER_VARIABLES: readonly string[] = Object.keys(schema.in.shape);
-
+const config = serviceConfig(schema, developmentDefaults);
+export const CONVERTER_VARIABLES = config.variables;
+export const loadConverterConfig = config.load;
 export type ConverterConfig = ReturnType<typeof loadConverterConfig>;
-
-export function loadConverterConfig(source?: Record<string, string | undefined>) {
-  return loadConfig(schema, {
-    developmentDefaults,
-    ...(source === undefined ? {} : { env: source }),
-  });
-}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LOCAL_SERVERS, env, loadConfig } from '@mp3converter/config';
+import { JOB_STORAGE, LOCAL_SERVERS, env, serviceConfig } from '@mp3converter/config';
 import { DEVELOPMENT_DOWNLOAD_LINK_SECRET } from '@mp3converter/download-links';
 
 const GiB = 1024 * 1024 * 1024;
@@ -14,13 +14,7 @@ const schema = z
     AUTH_URL: env.url(['http', 'https']),
     /** How long a call to auth (/validate, /login, /register) may take before the answer is 503. */
     AUTH_TIMEOUT_MS: env.positiveInt(5_000),
-    MONGO_URL: env.url(['mongodb', 'mongodb+srv']),
-    /** GridFS database of the uploaded videos, as in the original. */
-    MONGO_VIDEOS_DATABASE: env.databaseName('videos'),
-    /** GridFS database of the MP3s, as in the original. */
-    MONGO_MP3S_DATABASE: env.databaseName('mp3s'),
-    /** Database of the `jobs` collection. */
-    MONGO_JOBS_DATABASE: env.databaseName('mp3converter'),
+    ...JOB_STORAGE.variables,
     AMQP_URL: env.url(['amqp', 'amqps']),
     /** How long an upload waits for RabbitMQ to confirm its `video` message before answering 503. */
     AMQP_PUBLISH_TIMEOUT_MS: env.positiveInt(5_000),
@@ -58,12 +52,7 @@ const schema = z
       bodyTimeoutMs: c.REQUEST_BODY_TIMEOUT_MS,
     },
     auth: { url: c.AUTH_URL, timeoutMs: c.AUTH_TIMEOUT_MS },
-    mongo: {
-      url: c.MONGO_URL,
-      videosDatabase: c.MONGO_VIDEOS_DATABASE,
-      mp3sDatabase: c.MONGO_MP3S_DATABASE,
-      jobsDatabase: c.MONGO_JOBS_DATABASE,
-    },
+    mongo: JOB_STORAGE.config(c),
     amqp: { url: c.AMQP_URL, publishTimeoutMs: c.AMQP_PUBLISH_TIMEOUT_MS },
     upload: {
       maxBytes: c.MAX_UPLOAD_BYTES,
@@ -82,14 +71,7 @@ const developmentDefaults = {
   DOWNLOAD_LINK_SECRET: DEVELOPMENT_DOWNLOAD_LINK_SECRET,
 };
 
-/** Every variable the service reads: its manifests in k8s/ set these and no others (a test checks). */
-export const GATEWAY_VARIABLES: readonly string[] = Object.keys(schema.in.shape);
-
+const config = serviceConfig(schema, developmentDefaults);
+export const GATEWAY_VARIABLES = config.variables;
+export const loadGatewayConfig = config.load;
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
-
-export function loadGatewayConfig(source?: Record<string, string | undefined>) {
-  return loadConfig(schema, {
-    developmentDefaults,
-    ...(source === undefined ? {} : { env: source }),
-  });
-}

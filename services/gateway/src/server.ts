@@ -1,15 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Router } from 'express';
-import { connectAmqp, type AmqpConnection } from '@mp3converter/amqp';
 import { QUEUE_TOPOLOGY } from '@mp3converter/contracts';
-import { DependencyUnavailableError } from '@mp3converter/errors';
-import { openBucket } from '@mp3converter/gridfs';
-import { listen } from '@mp3converter/http';
-import { retryUntilAvailable } from '@mp3converter/lifecycle';
-import { JobStore, ensureJobFileIndex } from '@mp3converter/jobs';
+import { serveApp, type HttpService } from '@mp3converter/http';
+import { openJobStorage } from '@mp3converter/jobs';
 import type { Logger } from '@mp3converter/logging';
-import { connectMongo, type MongoConnection } from '@mp3converter/mongo';
+import { Backends } from '@mp3converter/service';
 import { accountsRoutes } from './accounts.routes.ts';
 import { createGatewayApp, isUploadRequest } from './app.ts';
 import { AuthClient } from './auth-client.ts';
@@ -21,12 +17,8 @@ import { GatewayMetrics } from './metrics.ts';
 import { uploadRoutes } from './upload.routes.ts';
 import { webPageRoutes } from './web-page.ts';
 
-export interface GatewayServer {
-  port: number;
-  /** Resolves once MongoDB and RabbitMQ are connected and the indexes exist. */
-  ready: Promise<void>;
-  stop(): Promise<void>;
-}
+/** `ready` resolves once MongoDB and RabbitMQ are connected and the indexes exist. */
+export type GatewayServer = HttpService;
 
 /** Then how long uploads cut off by the close have to remove what they stored. */
 const UPLOAD_CLEANUP_GRACE_MS = 5_000;
@@ -45,9 +37,14 @@ export function shutdownBudgetMs(config: GatewayConfig): number {
 export async function startGateway(config: GatewayConfig, log: Logger): Promise<GatewayServer> {
   const auth = new AuthClient(config.auth);
   const metrics = new GatewayMetrics();
-  const stopping = new AbortController();
-  let mongo: MongoConnection | undefined;
-  let amqp: AmqpConnection | undefined;
+  const backends = new Backends({
+    name: 'gateway',
+    config,
+    log,
+    prepare: (mongo) => openJobStorage(mongo, config.mongo),
+    publishesTo: [QUEUE_TOPOLOGY.video],
+    connectionName: 'gateway',
+  });
   let routes: Router | undefined;
   const uploadsInFlight = new Set<Promise<unknown>>();
   let maintenance: { stop(): Promise<void> } | undefined;
@@ -61,18 +58,11 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     accountRoutes: accountsRoutes(auth),
     routes: () => routes,
     readiness: {
-      mongodb: async () => {
-        if (mongo === undefined) throw new DependencyUnavailableError('mongodb');
-        await mongo.ping();
-      },
-      rabbitmq: () => {
-        if (amqp?.isConnected() !== true) throw new DependencyUnavailableError('rabbitmq');
-        return Promise.resolve();
-      },
+      ...backends.readiness(),
       auth: () => auth.ping(),
     },
   });
-  const server = await listen(
+  const service = await serveApp(
     app,
     {
       host: config.http.host,
@@ -80,83 +70,60 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       timeouts: { requestMs: config.http.uploadTimeoutMs },
     },
     log,
+    {
+      shutdownGraceMs: config.http.shutdownGraceMs,
+      prepare: async (signal) => {
+        const connected = await backends.connect(signal);
+        if (connected === undefined) return;
+        const { amqp } = connected;
+        const { videos, mp3s, jobs } = connected.prepared;
+        const links = config.links;
+        const router = Router();
+        router.use(
+          uploadRoutes({
+            auth,
+            amqp,
+            jobs,
+            videos,
+            links,
+            maxBytes: config.upload.maxBytes,
+            idleTimeoutMs: config.upload.idleTimeoutMs,
+            maxConcurrent: config.upload.maxConcurrent,
+            metrics,
+            inFlight: uploadsInFlight,
+            log,
+          }),
+        );
+        router.use(jobsRoutes({ auth, jobs, videos, mp3s, links, log }));
+        router.use(downloadRoutes({ auth, mp3s, linkSecret: links.secret, log }));
+        routes = router;
+        maintenance = startMaintenance({
+          videos,
+          mp3s,
+          jobs,
+          intervalMs: config.maintenanceIntervalMs,
+          uploadTimeoutMs: config.http.uploadTimeoutMs,
+          log,
+        });
+        log.info('ready');
+      },
+      release: async () => {
+        await maintenance?.stop();
+        // Uploads cut off by the close still remove their partial files: let them, briefly.
+        await Promise.race([
+          Promise.allSettled(uploadsInFlight),
+          sleep(UPLOAD_CLEANUP_GRACE_MS, undefined, { ref: false }),
+        ]);
+        await Promise.allSettled([backends.close(), auth.close()]);
+      },
+    },
   );
   // Expect: 100-continue (curl sends it for large uploads): Node would answer "100 Continue"
   // at once. An upload answers it itself once the token and size are checked, so a refused
   // upload is refused before the client sends its gigabytes; every other request gets it now.
-  server.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+  service.server.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     if (!isUploadRequest(req)) res.writeContinue();
-    server.server.emit('request', req, res);
+    service.server.server.emit('request', req, res);
   });
-
-  const prepare = async (): Promise<void> => {
-    mongo = await retryUntilAvailable({ signal: stopping.signal, log, dependency: 'mongodb' }, () =>
-      connectMongo({ url: config.mongo.url, logger: log, appName: 'gateway' }),
-    );
-    if (mongo === undefined) return;
-    const connected = mongo;
-    const videos = openBucket(connected.db(config.mongo.videosDatabase), 'fs');
-    const mp3s = openBucket(connected.db(config.mongo.mp3sDatabase), 'fs');
-    const jobs = new JobStore(connected.db(config.mongo.jobsDatabase));
-    await retryUntilAvailable({ signal: stopping.signal, log, dependency: 'mongodb' }, async () => {
-      await jobs.ensureIndexes();
-      await ensureJobFileIndex(videos.files);
-      await ensureJobFileIndex(mp3s.files);
-    });
-    amqp = await retryUntilAvailable({ signal: stopping.signal, log, dependency: 'rabbitmq' }, () =>
-      connectAmqp({
-        url: config.amqp.url,
-        logger: log,
-        connectionName: 'gateway',
-        publishTimeoutMs: config.amqp.publishTimeoutMs,
-        topology: [QUEUE_TOPOLOGY.video],
-      }),
-    );
-    if (amqp === undefined || stopping.signal.aborted) return;
-    const links = config.links;
-    const router = Router();
-    router.use(
-      uploadRoutes({
-        auth,
-        amqp,
-        jobs,
-        videos,
-        links,
-        maxBytes: config.upload.maxBytes,
-        idleTimeoutMs: config.upload.idleTimeoutMs,
-        maxConcurrent: config.upload.maxConcurrent,
-        metrics,
-        inFlight: uploadsInFlight,
-        log,
-      }),
-    );
-    router.use(jobsRoutes({ auth, jobs, videos, mp3s, links, log }));
-    router.use(downloadRoutes({ auth, mp3s, linkSecret: links.secret, log }));
-    routes = router;
-    maintenance = startMaintenance({
-      videos,
-      mp3s,
-      jobs,
-      intervalMs: config.maintenanceIntervalMs,
-      uploadTimeoutMs: config.http.uploadTimeoutMs,
-      log,
-    });
-    log.info('ready');
-  };
-
-  return {
-    port: server.port,
-    ready: prepare(),
-    stop: async () => {
-      stopping.abort();
-      await server.close(config.http.shutdownGraceMs);
-      await maintenance?.stop();
-      // Uploads cut off by the close still remove their partial files: let them, briefly.
-      await Promise.race([
-        Promise.allSettled(uploadsInFlight),
-        sleep(UPLOAD_CLEANUP_GRACE_MS, undefined, { ref: false }),
-      ]);
-      await Promise.allSettled([amqp?.close(), mongo?.close(), auth.close()]);
-    },
-  };
+  return service;
 }

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { clientAddress } from '../../auth/test/support.ts';
+import { clientAddress } from '@mp3converter/auth/testing';
 import { basic, startTestSystem, type TestSystem } from './support.ts';
 
 /** Auth's limits for this file: low, so that throttling shows after a few attempts. */

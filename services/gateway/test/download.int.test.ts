@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { ObjectId } from 'mongodb';
 import { downloadUrl, signDownload } from '@mp3converter/download-links';
 import { rawRequest } from '@mp3converter/testkit';
-import { ADMIN } from '../../auth/test/support.ts';
+import { ADMIN } from '@mp3converter/auth/testing';
 import { convertJob, uploadVideo, type StoredMp3File } from './fake-converter.ts';
 import { LINK_SECRET, basic, bearer, signUp, startTestSystem, type TestSystem } from './support.ts';
 

@@ -9,7 +9,7 @@ import {
   type TestVhost,
 } from '@mp3converter/testkit';
 import { MongoClient, type Db } from 'mongodb';
-import { basic, startTestAuth, type TestAuth } from '../../auth/test/support.ts';
+import { basic, startTestAuth, type TestAuth } from '@mp3converter/auth/testing';
 import { loadGatewayConfig, type GatewayConfig } from '../src/config.ts';
 import { startGateway, type GatewayServer } from '../src/server.ts';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LOCAL_SERVERS, env, loadConfig } from '@mp3converter/config';
+import { LOCAL_SERVERS, env, serviceConfig } from '@mp3converter/config';
 import { DEVELOPMENT_DOWNLOAD_LINK_SECRET } from '@mp3converter/download-links';
 
 const SMTP_TLS_MODES = ['starttls', 'implicit', 'none'] as const;
@@ -99,15 +99,8 @@ const developmentDefaults = {
   DOWNLOAD_LINK_SECRET: DEVELOPMENT_DOWNLOAD_LINK_SECRET,
 };
 
-/** Every variable the service reads: its manifests in k8s/ set these and no others (a test checks). */
-export const NOTIFICATION_VARIABLES: readonly string[] = Object.keys(schema.in.shape);
-
+const config = serviceConfig(schema, developmentDefaults);
+export const NOTIFICATION_VARIABLES = config.variables;
+export const loadNotificationConfig = config.load;
 export type NotificationConfig = ReturnType<typeof loadNotificationConfig>;
 export type SmtpConfig = NotificationConfig['smtp'];
-
-export function loadNotificationConfig(source?: Record<string, string | undefined>) {
-  return loadConfig(schema, {
-    developmentDefaults,
-    ...(source === undefined ? {} : { env: source }),
-  });
-}

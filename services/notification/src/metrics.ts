@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ServiceMetrics } from '@mp3converter/service';
 import type { EmailKind } from './deliveries.ts';
 
 /**
@@ -12,27 +12,18 @@ const OUTCOMES: EmailOutcome[] = ['sent', 'duplicate', 'skipped', 'rejected', 'r
 const KINDS: EmailKind[] = ['done', 'failed'];
 
 /** The notification service's Prometheus metrics, served on GET /metrics. */
-export class NotificationMetrics {
-  readonly registry = new Registry();
-  readonly #emails = new Counter({
-    name: 'emails_total',
-    help: 'Messages handled, by email kind (done, failed) and outcome (sent, duplicate, skipped, rejected, retried)',
-    labelNames: ['kind', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly #sendSeconds = new Histogram({
-    name: 'email_send_duration_seconds',
-    help: 'Time the SMTP server took to accept or refuse an email, by result (ok, error)',
-    labelNames: ['result'] as const,
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
-
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
-    for (const kind of KINDS)
-      for (const outcome of OUTCOMES) this.#emails.inc({ kind, outcome }, 0);
-  }
+export class NotificationMetrics extends ServiceMetrics {
+  readonly #emails = this.counter(
+    'emails_total',
+    'Messages handled, by email kind (done, failed) and outcome (sent, duplicate, skipped, rejected, retried)',
+    { kind: KINDS, outcome: OUTCOMES },
+  );
+  readonly #sendSeconds = this.histogram(
+    'email_send_duration_seconds',
+    'Time the SMTP server took to accept or refuse an email, by result (ok, error)',
+    [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    { result: ['ok', 'error'] },
+  );
 
   outcome(kind: EmailKind, outcome: EmailOutcome): void {
     this.#emails.inc({ kind, outcome });

@@ -1,0 +1,34 @@
+import { openBucket, type FileBucket } from '@mp3converter/gridfs';
+import type { Db } from 'mongodb';
+import { ensureJobFileIndex } from './files.ts';
+import { JobStore } from './store.ts';
+
+/** The databases of a deployment's jobs and files, from a service's configuration. */
+export interface JobDatabases {
+  videosDatabase: string;
+  mp3sDatabase: string;
+  jobsDatabase: string;
+}
+
+/** The jobs and their files: what the gateway and the converter work on. */
+export interface JobStorage {
+  /** The uploaded videos: bucket `fs` of the videos database. */
+  videos: FileBucket;
+  /** The converted MP3s: bucket `fs` of the MP3s database. */
+  mp3s: FileBucket;
+  jobs: JobStore;
+}
+
+/** Opens the job store and both buckets, and creates their indexes (idempotent). */
+export async function openJobStorage(
+  mongo: { db(name: string): Db },
+  databases: JobDatabases,
+): Promise<JobStorage> {
+  const videos = openBucket(mongo.db(databases.videosDatabase), 'fs');
+  const mp3s = openBucket(mongo.db(databases.mp3sDatabase), 'fs');
+  const jobs = new JobStore(mongo.db(databases.jobsDatabase));
+  await jobs.ensureIndexes();
+  await ensureJobFileIndex(videos.files);
+  await ensureJobFileIndex(mp3s.files);
+  return { videos, mp3s, jobs };
+}
