@@ -5,9 +5,8 @@ import { ServiceMetrics } from '@mp3converter/service';
  * retries ran out), `retried` (a failure on our side, tried again later), `skipped` (the job
  * was already finished, deleted or unknown).
  */
-export type ConversionOutcome = 'done' | 'failed' | 'retried' | 'skipped';
-
-const OUTCOMES: readonly ConversionOutcome[] = ['done', 'failed', 'retried', 'skipped'];
+export type ConversionOutcome = (typeof OUTCOMES)[number];
+const OUTCOMES = ['done', 'failed', 'retried', 'skipped'] as const;
 
 /** The converter's Prometheus metrics, served on GET /metrics. */
 export class ConverterMetrics extends ServiceMetrics {

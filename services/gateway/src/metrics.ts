@@ -1,22 +1,23 @@
 import type { RequestHandler } from 'express';
 import { ServiceMetrics } from '@mp3converter/service';
 
-export type UploadOutcome = 'accepted' | 'rejected' | 'aborted' | 'failed';
-
-const UPLOAD_OUTCOMES: readonly UploadOutcome[] = ['accepted', 'rejected', 'aborted', 'failed'];
+const UPLOAD_OUTCOMES = ['accepted', 'rejected', 'aborted', 'failed'] as const;
+export type UploadOutcome = (typeof UPLOAD_OUTCOMES)[number];
+/** A request's labels: its values come as requests do. */
+const REQUEST_LABELS = { method: [], route: [], status: [] };
 
 /** The gateway's Prometheus metrics, served on GET /metrics. */
 export class GatewayMetrics extends ServiceMetrics {
   readonly #requests = this.counter(
     'http_requests_total',
     'HTTP requests answered, by method, route and status',
-    { method: [], route: [], status: [] },
+    REQUEST_LABELS,
   );
   readonly #duration = this.histogram(
     'http_request_duration_seconds',
     'Time from the request to the end of the response, by method, route and status',
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-    { method: [], route: [], status: [] },
+    REQUEST_LABELS,
   );
   readonly #uploadedBytes = this.counter(
     'upload_bytes_total',
