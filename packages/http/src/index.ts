@@ -38,4 +38,4 @@ export {
   requestedRange,
   type ByteRange,
   type RequestedRange,
-} from './byte-range.ts';
+} from '@mp3converter/http-range';

@@ -19,16 +19,20 @@ export interface JobStorage {
   jobs: JobStore;
 }
 
-/** Opens the job store and both buckets, and creates their indexes (idempotent). */
+/**
+ * Opens the job store and both buckets, and creates the store's indexes and the job-file
+ * index of the buckets named in `indexed`, those the service writes (idempotent).
+ */
 export async function openJobStorage(
   mongo: { db(name: string): Db },
   databases: JobDatabases,
+  indexed: readonly ('videos' | 'mp3s')[],
 ): Promise<JobStorage> {
   const videos = openBucket(mongo.db(databases.videosDatabase), 'fs');
   const mp3s = openBucket(mongo.db(databases.mp3sDatabase), 'fs');
   const jobs = new JobStore(mongo.db(databases.jobsDatabase));
   await jobs.ensureIndexes();
-  await ensureJobFileIndex(videos.files);
-  await ensureJobFileIndex(mp3s.files);
+  if (indexed.includes('videos')) await ensureJobFileIndex(videos.files);
+  if (indexed.includes('mp3s')) await ensureJobFileIndex(mp3s.files);
   return { videos, mp3s, jobs };
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { readStoredFile, type ByteRange, type FileBucket } from '@mp3converter/gridfs';
-import { formatContentRange, requestedRange } from '@mp3converter/http/byte-range';
+import { formatContentRange, requestedRange } from '@mp3converter/http-range';
 import type { GridFSFile } from 'mongodb';
 
 /** One stored video, served to ffmpeg over loopback HTTP while it converts. */

@@ -44,7 +44,7 @@ export async function startConverter(
     config,
     log,
     metrics: metrics.registry,
-    prepare: (mongo) => openJobStorage(mongo, config.mongo),
+    prepare: (mongo) => openJobStorage(mongo, config.mongo, ['mp3s']),
     publishesTo: [QUEUE_TOPOLOGY.mp3, QUEUE_TOPOLOGY.conversionFailed],
     consumers: ({ videos, mp3s, jobs }, amqp) => {
       const abandonedBefore = (): Date =>

@@ -53,11 +53,11 @@ export function downloadRoutes(deps: DownloadRoutesDeps): Router {
     if (fid === undefined || fid === '') {
       throw new BadRequestError('FID_REQUIRED', 'fid is required: /download?fid=<mp3 fid>');
     }
-    // Anything else the document does not allow (a repeated fid, a bad expires) is a bad link.
-    if (!downloadQuery.safeParse(req.query).success) throw notFound();
     const signed = expires !== undefined || sig !== undefined;
     // A signed link stands in for the token; a bad one is answered like an unknown fid.
     const user = signed ? undefined : await deps.auth.validate(req.get('authorization'));
+    // Anything else the document does not allow (a repeated fid, a bad expires) is a bad link.
+    if (!downloadQuery.safeParse(req.query).success) throw notFound();
     if (signed && !verifyDownload(deps.linkSecret, { fid, expires, sig })) throw notFound();
 
     const id = parseObjectId(fid);

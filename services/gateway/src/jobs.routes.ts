@@ -6,6 +6,7 @@ import {
   MAX_PAGE_SIZE,
   decodeCursor,
   encodeCursor,
+  type JobCursor,
   type JobDocument,
   type JobStore,
 } from '@mp3converter/jobs';
@@ -67,7 +68,22 @@ export function jobView(job: JobDocument, links: LinkSettings, now = new Date())
 function publicCursor(storeCursor: string): string {
   const position = decodeCursor(storeCursor);
   if (position === undefined) throw new Error('the job store gave out a cursor it cannot read');
-  return `${position.createdAt.getTime()}.${position.id}`;
+  return plainCursor(position);
+}
+
+function plainCursor({ createdAt, id }: JobCursor): string {
+  return `${createdAt.getTime()}.${id}`;
+}
+
+/**
+ * Cursors given out before the API named positions in plain words (base64url of the same
+ * text) still page on, so that a client paging through a rolling update need not start again.
+ */
+function withPlainCursor(query: Request['query']): Request['query'] {
+  const { cursor } = query;
+  const position = typeof cursor === 'string' ? decodeCursor(cursor) : undefined;
+  if (position === undefined) return query;
+  return { ...query, cursor: plainCursor(position) };
 }
 
 export interface JobsRoutesDeps {
@@ -88,7 +104,7 @@ export function jobsRoutes(deps: JobsRoutesDeps): Router {
   const signedIn = authenticate(deps.auth);
 
   router.get('/jobs', signedIn, async (req, res) => {
-    const query = listJobsQuery.safeParse(req.query);
+    const query = listJobsQuery.safeParse(withPlainCursor(req.query));
     if (!query.success) {
       const onlyCursorForm = query.error.issues.every(
         (issue) => issue.path[0] === 'cursor' && issue.code === 'invalid_format',

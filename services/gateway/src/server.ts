@@ -41,7 +41,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     name: 'gateway',
     config,
     log,
-    prepare: (mongo) => openJobStorage(mongo, config.mongo),
+    prepare: (mongo) => openJobStorage(mongo, config.mongo, ['videos', 'mp3s']),
     publishesTo: [QUEUE_TOPOLOGY.video],
     connectionName: 'gateway',
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatContentRange, requestedRange } from '../src/byte-range.ts';
+import { formatContentRange, requestedRange } from '../src/index.ts';
 
 const size = 1000;
 
@@ -27,7 +27,7 @@ describe('requestedRange', () => {
     });
   });
 
-  it('reads bytes=a- as from a to the end, and bytes=-n as the last n bytes', () => {
+  it('reads bytes=a- as from a to the end, and bytes=-n as the last n bytes, or the whole file when n is larger', () => {
     assert.deepEqual(requestedRange('bytes=990-', size), {
       kind: 'range',
       range: { start: 990, end: 1000 },
@@ -36,6 +36,13 @@ describe('requestedRange', () => {
       kind: 'range',
       range: { start: 999, end: 1000 },
     });
+    for (const header of ['bytes=-1000', 'bytes=-5000', `bytes=-${'9'.repeat(40)}`]) {
+      assert.deepEqual(
+        requestedRange(header, size),
+        { kind: 'range', range: { start: 0, end: 1000 } },
+        header,
+      );
+    }
   });
 
   it('accepts any case of the unit and blanks around the range', () => {
@@ -67,6 +74,8 @@ describe('requestedRange', () => {
       'bytes=+1-2',
       'bytes=-1-2',
       'bytes=0-1,5-6',
+      'bytes=0-1,2000-3000',
+      'bytes=5-1,0-1',
       'items=0-1',
       'items=2000-',
       'bytes 0-1',

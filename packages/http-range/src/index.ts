@@ -16,16 +16,21 @@ export type RequestedRange =
   { kind: 'range'; range: ByteRange } | { kind: 'unsatisfiable' } | { kind: 'ignored' };
 
 const BYTES_UNIT = /^[ \t]*bytes[ \t]*=/i;
+const SUFFIX = /=[ \t]*-[ \t]*(\d+)[ \t]*$/;
 
 /**
  * The one byte range a Range header asks of a file of `size` bytes, parsed by `range-parser`
  * (what Express's `req.range()` and `send` use).
  */
 export function requestedRange(header: string, size: number): RequestedRange {
-  if (!BYTES_UNIT.test(header)) return { kind: 'ignored' };
+  // Several ranges are not served here, even when only one of them is satisfiable.
+  if (!BYTES_UNIT.test(header) || header.includes(',')) return { kind: 'ignored' };
   const parsed = parseRange(size, header);
   if (parsed === -2) return { kind: 'ignored' };
   if (parsed === -1) {
+    // range-parser drops a suffix longer than the file; RFC 9110 (14.1.2) selects the whole file.
+    const suffix = Number(SUFFIX.exec(header)?.[1] ?? 0);
+    if (suffix > 0 && size > 0) return { kind: 'range', range: { start: 0, end: size } };
     // range-parser also drops a range whose last byte comes before its first, which RFC 9110
     // calls invalid rather than unsatisfiable: a header that no file, however large, could
     // satisfy is ignored.
