@@ -569,8 +569,5 @@ async function uploads(outcome: 'accepted' | 'aborted'): Promise<number> {
 
 /** The user's jobs, as the API lists them. */
 async function listedJobs(token: string): Promise<unknown[]> {
-  const listed = await fetch(`${system.url}/jobs`, {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  return ((await listed.json()) as { jobs: unknown[] }).jobs;
+  return (await system.api.as(token).listJobs()).body.jobs;
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateMedia, waitFor } from '@mp3converter/testkit';
-import { EndToEndSystem, assertAllDone, basicAuth, readBytes, type Accepted } from './system.ts';
+import { EndToEndSystem, assertAllDone, readBytes, type Accepted } from './system.ts';
 
 let system: EndToEndSystem;
 let dir: string;
@@ -162,33 +162,20 @@ describe('faults survived', () => {
     const accepted: Accepted[] = [];
     await system.restart('auth', {
       between: async () => {
-        const requests: [string, RequestInit][] = [
-          [
-            '/login',
-            { method: 'POST', headers: { authorization: basicAuth(user.email, user.password) } },
-          ],
-          [
-            '/register',
-            {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body: JSON.stringify({
-                email: 'new@example.com',
-                password: 'a long enough password',
-              }),
-            },
-          ],
-          ['/jobs', { headers: { authorization: `Bearer ${user.token}` } }],
+        const api = system.api.as(user.token);
+        const unavailable = () =>
+          ({ expectedStatus: 503, signal: AbortSignal.timeout(10_000) }) as const;
+        const newcomer = { email: 'new@example.com', password: 'a long enough password' };
+        const requests: [string, () => Promise<{ headers: Headers }>][] = [
+          ['/login', () => api.login(user, unavailable())],
+          ['/register', () => api.register(newcomer, unavailable())],
+          ['/jobs', () => api.listJobs({}, unavailable())],
         ];
-        for (const [path, init] of requests) {
+        for (const [path, send] of requests) {
           const started = performance.now();
-          const response = await fetch(`${system.url}${path}`, {
-            ...init,
-            signal: AbortSignal.timeout(10_000),
-          });
+          const { headers } = await send();
           const ms = performance.now() - started;
-          assert.equal(response.status, 503, `${path}: ${await response.text()}`);
-          assert.ok(response.headers.get('retry-after'), `${path}: no Retry-After`);
+          assert.ok(headers.get('retry-after'), `${path}: no Retry-After`);
           assert.ok(ms < 6_000, `${path} took ${ms} ms`);
         }
         const upload = await system.upload(user, clip);
@@ -196,11 +183,7 @@ describe('faults survived', () => {
       },
     });
     await gatewayReady();
-    const login = await fetch(`${system.url}/login`, {
-      method: 'POST',
-      headers: { authorization: basicAuth(user.email, user.password) },
-    });
-    assert.equal(login.status, 200);
+    await system.api.login(user);
     accepted.push(await system.accept(user, clip));
     await system.assertSettled(accepted);
   });

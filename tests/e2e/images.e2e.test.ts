@@ -132,12 +132,9 @@ describe('the images', () => {
     const accepted = await system.accept(user, await readBytes(clip));
     const [job] = await system.assertSettled([accepted]);
     assert.equal(job?.status, 'done');
-    const download = await fetch(`${system.url}/download?fid=${String(job.mp3?.fid)}`, {
-      headers: { authorization: `Bearer ${user.token}` },
-    });
-    assert.equal(download.status, 200);
+    const download = await system.api.as(user.token).download(String(job.mp3?.fid));
     const saved = join(dir, 'clip.mp3');
-    await writeFile(saved, Buffer.from(await download.arrayBuffer()));
+    await writeFile(saved, download.body);
     const mp3 = await probeMedia(saved);
     assert.equal(mp3.formatName, 'mp3');
     assert.ok(Math.abs(mp3.durationSeconds - 4) < 0.2, `duration ${mp3.durationSeconds}`);

@@ -30,6 +30,7 @@ import {
 } from '@mp3converter/testkit';
 import amqplib from 'amqplib';
 import { waitForJobIn, waitMidConversionIn } from '@mp3converter/converter/testing';
+import { GatewayClient } from '@mp3converter/gateway/testing';
 import { MongoClient, type Db } from 'mongodb';
 
 const run = promisify(execFile);
@@ -260,6 +261,11 @@ export class EndToEndSystem {
     return this.gateway.url;
   }
 
+  /** The gateway's API without a token (`api.as(user.token)` for a user's); follows restarts. */
+  get api(): GatewayClient {
+    return new GatewayClient(this);
+  }
+
   get videos(): Db {
     return this.mongo.db('videos');
   }
@@ -362,45 +368,30 @@ export class EndToEndSystem {
   async signUp(): Promise<User> {
     const email = `e2e-${randomBytes(6).toString('hex')}@example.com`;
     this.addresses.add(email);
-    const registered = await fetch(`${this.url}/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email, password: PASSWORD }),
-    });
-    assert.equal(registered.status, 201, await registered.text());
-    const login = await fetch(`${this.url}/login`, {
-      method: 'POST',
-      headers: { authorization: basicAuth(email, PASSWORD) },
-    });
-    assert.equal(login.status, 200);
-    return { email, password: PASSWORD, token: await login.text() };
+    const credentials = { email, password: PASSWORD };
+    await this.api.register(credentials);
+    const { body: token } = await this.api.login(credentials);
+    return { ...credentials, token };
   }
 
-  /** Uploads `content` as `filename`; answers the response (its body read) as JSON or text. */
+  /** Uploads `content` as `filename`; answers the response, whatever its status (JSON or text). */
   async upload(
     user: User,
     content: Uint8Array,
     filename = 'clip.mp4',
     fields: Record<string, string> = {},
   ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
-    const form = new FormData();
-    for (const [name, value] of Object.entries(fields)) form.append(name, value);
-    // A copy: a Blob takes bytes over an ArrayBuffer, not a view that may share its memory.
-    form.append('file', new Blob([Buffer.from(content)], { type: 'video/mp4' }), filename);
-    const response = await fetch(`${this.url}/upload`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${user.token}` },
-      body: form,
-      signal: AbortSignal.timeout(60_000),
-    });
-    const text = await response.text();
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      body = { text };
-    }
-    return { status: response.status, body, headers: response.headers };
+    const { status, headers, body } = await this.api
+      .as(user.token)
+      .upload(
+        { content, filename, fields },
+        { expectedStatus: 'any', signal: AbortSignal.timeout(60_000) },
+      );
+    return {
+      status,
+      headers,
+      body: typeof body === 'string' ? { text: body } : body,
+    };
   }
 
   /** Uploads and expects 202; answers the accepted job. */
@@ -620,10 +611,6 @@ export function assertAllDone(jobs: JobDocument[]): void {
     jobs.filter((job) => job.status !== 'done').map((job) => `${job._id}: ${job.status}`),
     [],
   );
-}
-
-export function basicAuth(email: string, password: string): string {
-  return `Basic ${Buffer.from(`${email}:${password}`, 'utf8').toString('base64')}`;
 }
 
 export async function readBytes(path: string): Promise<Uint8Array> {

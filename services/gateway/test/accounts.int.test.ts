@@ -136,10 +136,7 @@ describe('POST /login through the gateway', () => {
     assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
 
     // The token works for the gateway's own routes.
-    const jobs = await fetch(`${system.url}/jobs`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    assert.equal(jobs.status, 200);
+    await system.api.as(token).listJobs();
   });
 
   it('answers { token, expiresAt } to Accept: application/json', async () => {
@@ -273,13 +270,11 @@ describe('with registration switched off in auth', () => {
   });
 
   it("answers POST /register with auth's 403 REGISTRATION_DISABLED", async () => {
-    const response = await fetch(`${closed.url}/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: newEmail(), password: PASSWORD }),
-    });
-    assert.equal(response.status, 403);
-    assert.equal((await problemOf(response)).code, 'REGISTRATION_DISABLED');
+    const { body } = await closed.api.register(
+      { email: newEmail(), password: PASSWORD },
+      { expectedStatus: 403 },
+    );
+    assert.equal(body.code, 'REGISTRATION_DISABLED');
   });
 });
 

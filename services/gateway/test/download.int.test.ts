@@ -6,12 +6,15 @@ import { downloadUrl, signDownload } from '@mp3converter/download-links';
 import { rawRequest } from '@mp3converter/testkit';
 import { ADMIN } from '@mp3converter/auth/testing';
 import { convertJob, uploadVideo, type StoredMp3File } from './fake-converter.ts';
-import { LINK_SECRET, basic, bearer, signUp, startTestSystem, type TestSystem } from './support.ts';
+import type { GatewayClient } from './api-client.ts';
+import { LINK_SECRET, bearer, signUp, startTestSystem, type TestSystem } from './support.ts';
 
 let system: TestSystem;
 let ownerToken: string;
 let otherToken: string;
-let adminToken: string;
+/** The API as the owner of the MP3s below, and as an admin. */
+let owner: GatewayClient;
+let admin: GatewayClient;
 let ownerJobId: string;
 /** The owner's video: a file in the other bucket, not an MP3. */
 let ownerVideoFid: string;
@@ -24,12 +27,8 @@ before(async () => {
   system = await startTestSystem();
   ({ token: ownerToken } = await signUp(system.url));
   ({ token: otherToken } = await signUp(system.url));
-  const login = await fetch(`${system.url}/login`, {
-    method: 'POST',
-    headers: { authorization: basic(ADMIN.email, ADMIN.password) },
-  });
-  assert.equal(login.status, 200, await login.clone().text());
-  adminToken = await login.text();
+  owner = system.api.as(ownerToken);
+  admin = system.api.as((await system.api.login(ADMIN)).body);
 
   ({ jobId: ownerJobId, videoFid: ownerVideoFid } = await uploadVideo(system, ownerToken, {
     filename: 'holiday.mp4',
@@ -66,13 +65,6 @@ async function problem(response: Response): Promise<Problem> {
   assert.match(response.headers.get('content-type') ?? '', /^application\/problem\+json/);
   const { status, code, title, detail } = (await response.json()) as Problem;
   return { status, code, title, detail };
-}
-
-/** A job's view, as GET /jobs/{id} answers it. */
-async function jobView(jobId: string, token: string): Promise<Record<string, unknown>> {
-  const response = await fetch(`${system.url}/jobs/${jobId}`, { headers: bearer(token) });
-  assert.equal(response.status, 200);
-  return (await response.json()) as Record<string, unknown>;
 }
 
 /**
@@ -115,14 +107,13 @@ function dispositionName(header: string): string {
 
 describe('GET /download with a token', () => {
   it('sends the owner their MP3 with its size, type, validator and name', async () => {
-    const response = await download(fidQuery(mp3.fid), bearer(ownerToken));
-    assert.equal(response.status, 200);
-    assert.equal(response.headers.get('content-type'), 'audio/mpeg');
-    assert.equal(response.headers.get('content-length'), String(mp3.bytes.length));
-    assert.equal(response.headers.get('accept-ranges'), 'bytes');
-    assert.equal(response.headers.get('etag'), `"${mp3.fid}"`);
-    assert.equal(dispositionName(response.headers.get('content-disposition') ?? ''), 'holiday.mp3');
-    assert.ok((await bodyBytes(response)).equals(mp3.bytes));
+    const { headers, body } = await owner.download(mp3.fid);
+    assert.equal(headers.get('content-type'), 'audio/mpeg');
+    assert.equal(headers.get('content-length'), String(mp3.bytes.length));
+    assert.equal(headers.get('accept-ranges'), 'bytes');
+    assert.equal(headers.get('etag'), `"${mp3.fid}"`);
+    assert.equal(dispositionName(headers.get('content-disposition') ?? ''), 'holiday.mp3');
+    assert.ok(body.equals(mp3.bytes));
   });
 
   it('answers HEAD with the headers and no body', async () => {
@@ -136,9 +127,8 @@ describe('GET /download with a token', () => {
   });
 
   it("lets an admin download another user's MP3", async () => {
-    const response = await download(fidQuery(mp3.fid), bearer(adminToken));
-    assert.equal(response.status, 200);
-    assert.ok((await bodyBytes(response)).equals(mp3.bytes));
+    const { body } = await admin.download(mp3.fid);
+    assert.ok(body.equals(mp3.bytes));
   });
 
   it('answers 400 FID_REQUIRED without a fid', async () => {
@@ -150,10 +140,9 @@ describe('GET /download with a token', () => {
   });
 
   it('answers 401 without a token or a signature', async () => {
-    const response = await download(fidQuery(mp3.fid));
-    assert.equal(response.status, 401);
+    const response = await owner.download(mp3.fid, { token: null, expectedStatus: 401 });
     assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer/);
-    assert.equal((await problem(response)).code, 'TOKEN_REQUIRED');
+    assert.equal(response.body.code, 'TOKEN_REQUIRED');
   });
 
   it("answers one and the same 404 for someone else's MP3 and for unknown or malformed fids", async () => {
@@ -184,17 +173,15 @@ describe('GET /download with a token', () => {
 describe('GET /download with a Range', () => {
   const size = (): number => mp3.bytes.length;
 
-  async function ranged(range: string): Promise<Response> {
-    return download(fidQuery(mp3.fid), { ...bearer(ownerToken), range });
-  }
-
   async function assertPartial(range: string, start: number, end: number): Promise<void> {
-    const response = await ranged(range);
-    assert.equal(response.status, 206, range);
-    assert.equal(response.headers.get('content-range'), `bytes ${start}-${end - 1}/${size()}`);
-    assert.equal(response.headers.get('content-length'), String(end - start), range);
-    assert.equal(response.headers.get('content-type'), 'audio/mpeg', range);
-    assert.ok((await bodyBytes(response)).equals(mp3.bytes.subarray(start, end)), range);
+    const { headers, body } = await owner.download(mp3.fid, {
+      headers: { range },
+      expectedStatus: 206,
+    });
+    assert.equal(headers.get('content-range'), `bytes ${start}-${end - 1}/${size()}`);
+    assert.equal(headers.get('content-length'), String(end - start), range);
+    assert.equal(headers.get('content-type'), 'audio/mpeg', range);
+    assert.ok(body.equals(mp3.bytes.subarray(start, end)), range);
   }
 
   it('sends the first byte for bytes=0-0', async () => {
@@ -218,37 +205,33 @@ describe('GET /download with a Range', () => {
   });
 
   it('answers 416 with the size for a range starting at the end', async () => {
-    const response = await ranged(`bytes=${size()}-`);
-    assert.equal(response.status, 416);
-    assert.equal(response.headers.get('content-range'), `bytes */${size()}`);
-    assert.equal(response.headers.get('content-type'), 'application/problem+json; charset=utf-8');
-    assert.equal(response.headers.get('content-disposition'), null);
-    const problem = JSON.parse((await bodyBytes(response)).toString('utf8')) as { code?: string };
-    assert.equal(problem.code, 'RANGE_NOT_SATISFIABLE');
+    const { headers, body } = await owner.download(mp3.fid, {
+      headers: { range: `bytes=${size()}-` },
+      expectedStatus: 416,
+    });
+    assert.equal(headers.get('content-range'), `bytes */${size()}`);
+    assert.equal(headers.get('content-type'), 'application/problem+json; charset=utf-8');
+    assert.equal(headers.get('content-disposition'), null);
+    assert.equal(body.code, 'RANGE_NOT_SATISFIABLE');
   });
 
   it('sends the whole file for a malformed or multiple range', async () => {
     for (const range of ['bytes=abc', 'bytes=5-1', 'pages=0-1', 'bytes=0-1,5-6', 'bytes=-']) {
-      const response = await ranged(range);
-      assert.equal(response.status, 200, range);
-      assert.equal(response.headers.get('content-range'), null, range);
-      assert.ok((await bodyBytes(response)).equals(mp3.bytes), range);
+      const { headers, body } = await owner.download(mp3.fid, { headers: { range } });
+      assert.equal(headers.get('content-range'), null, range);
+      assert.ok(body.equals(mp3.bytes), range);
     }
   });
 
   it('sends the whole file when If-Range does not match the ETag', async () => {
-    const response = await download(fidQuery(mp3.fid), {
-      ...bearer(ownerToken),
-      range: 'bytes=0-0',
-      'if-range': '"someone-elses-etag"',
+    const { body } = await owner.download(mp3.fid, {
+      headers: { range: 'bytes=0-0', 'if-range': '"someone-elses-etag"' },
     });
-    assert.equal(response.status, 200);
-    assert.equal((await bodyBytes(response)).length, size());
+    assert.equal(body.length, size());
   });
 
   it('answers 304 to If-None-Match with the ETag', async () => {
-    const first = await download(fidQuery(mp3.fid), bearer(ownerToken));
-    await first.body?.cancel();
+    const first = await owner.download(mp3.fid);
     const etag = first.headers.get('etag');
     assert.ok(etag);
     // fetch() adds Cache-Control: no-cache to conditional requests, which asks for the body.
@@ -288,12 +271,10 @@ describe('GET /download file names', () => {
     });
     assert.equal(uploaded.status, 202, await uploaded.clone().text());
     const { jobId } = (await uploaded.json()) as { jobId: string };
-    assert.equal((await jobView(jobId, ownerToken)).filename, expected.replace(/\.mp3$/, '.mov'));
+    assert.equal((await owner.getJob(jobId)).body.filename, expected.replace(/\.mp3$/, '.mov'));
     const stored = await convertJob(system, jobId);
 
-    const response = await download(fidQuery(stored.fid), bearer(ownerToken));
-    assert.equal(response.status, 200);
-    await response.body?.cancel();
+    const response = await owner.download(stored.fid);
     const header = response.headers.get('content-disposition');
     assert.ok(header !== null);
     assert.doesNotMatch(header, /[\r\n]/);
@@ -310,9 +291,7 @@ describe('GET /download file names', () => {
   it('sends a latin-1 name as UTF-8 in filename*', async () => {
     const { jobId } = await uploadVideo(system, ownerToken, { filename: 'Café Müller.webm' });
     const stored = await convertJob(system, jobId);
-    const response = await download(fidQuery(stored.fid), bearer(ownerToken));
-    assert.equal(response.status, 200);
-    await response.body?.cancel();
+    const response = await owner.download(stored.fid);
     const header = response.headers.get('content-disposition') ?? '';
     // Raw latin-1 bytes in a header are read as UTF-8 by some clients: ASCII only.
     assert.match(header, /^[\x20-\x7e]+$/);
@@ -324,7 +303,7 @@ describe('GET /download with a signed link', () => {
   let link: string;
 
   before(async () => {
-    const view = await jobView(ownerJobId, ownerToken);
+    const { body: view } = await owner.getJob(ownerJobId);
     assert.equal(typeof view.downloadUrl, 'string');
     link = view.downloadUrl as string;
   });

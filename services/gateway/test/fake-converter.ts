@@ -10,7 +10,7 @@ import {
   type JobFileMetadata,
 } from '@mp3converter/jobs';
 import { ObjectId } from 'mongodb';
-import { bearer, videoForm, type TestSystem } from './support.ts';
+import type { TestSystem } from './support.ts';
 
 /**
  * Stands in for the converter, which does not exist yet: stores an MP3 in GridFS `mp3s` the
@@ -41,13 +41,8 @@ export async function uploadVideo(
     fields = {},
   }: { content?: Uint8Array; filename?: string; fields?: Record<string, string> } = {},
 ): Promise<UploadedJob> {
-  const response = await fetch(`${system.url}/upload`, {
-    method: 'POST',
-    headers: bearer(token),
-    body: videoForm(content, { filename, fields }),
-  });
-  assert.equal(response.status, 202, await response.clone().text());
-  const { jobId, videoFid, createdAt } = (await response.json()) as UploadedJob;
+  const { body } = await system.api.as(token).upload({ content, filename, fields });
+  const { jobId, videoFid, createdAt } = body;
   return { jobId, videoFid, createdAt };
 }
 

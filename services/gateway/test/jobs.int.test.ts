@@ -15,42 +15,33 @@ import {
   uploadVideo,
   type UploadedJob,
 } from './fake-converter.ts';
-import { LINK_SECRET, bearer, signUp, startTestSystem, type TestSystem } from './support.ts';
+import type { GatewayClient, JobList, JobView } from './api-client.ts';
+import { LINK_SECRET, signUp, startTestSystem, type TestSystem } from './support.ts';
 
 let system: TestSystem;
 let token: string;
 let otherToken: string;
+/** The API as the user of `token`, and as another user. */
+let owner: GatewayClient;
+let other: GatewayClient;
 
 before(async () => {
   system = await startTestSystem();
   ({ token } = await signUp(system.url));
   ({ token: otherToken } = await signUp(system.url));
+  owner = system.api.as(token);
+  other = system.api.as(otherToken);
 });
 
 after(async () => {
   await system.stop();
 });
 
-type JobJson = Record<string, unknown>;
-
-function getJob(jobId: string, headers: Record<string, string>): Promise<Response> {
-  return fetch(`${system.url}/jobs/${jobId}`, { headers });
-}
-
-async function jobJson(jobId: string, authToken = token): Promise<JobJson> {
-  const response = await getJob(jobId, bearer(authToken));
-  assert.equal(response.status, 200, await response.clone().text());
-  assert.equal(response.headers.get('cache-control'), 'no-store');
-  return (await response.json()) as JobJson;
-}
-
-function deleteJob(jobId: string, authToken: string): Promise<Response> {
-  return fetch(`${system.url}/jobs/${jobId}`, { method: 'DELETE', headers: bearer(authToken) });
-}
-
-async function problemCode(response: Response): Promise<string> {
-  assert.match(response.headers.get('content-type') ?? '', /^application\/problem\+json/);
-  return ((await response.json()) as { code: string }).code;
+/** The owner's view of a job (200, not to be cached). */
+async function jobView(jobId: string): Promise<JobView> {
+  const { headers, body } = await owner.getJob(jobId);
+  assert.equal(headers.get('cache-control'), 'no-store');
+  return body;
 }
 
 /** The files document with this id and how many chunks it has, in one of the two buckets. */
@@ -73,7 +64,7 @@ describe('GET /jobs/{id}', () => {
       filename: 'concert.mp4',
       fields: { quality: '2' },
     });
-    const view = await jobJson(uploaded.jobId);
+    const view = await jobView(uploaded.jobId);
     assert.equal(view.jobId, uploaded.jobId);
     assert.equal(view.status, 'queued');
     assert.equal(view.progress, 0);
@@ -82,38 +73,36 @@ describe('GET /jobs/{id}', () => {
     assert.equal(view.videoFid, uploaded.videoFid);
     assert.equal(view.videoSize, 2_000);
     assert.equal(view.videoContentType, 'video/mp4');
-    assert.match(String(view.videoSha256), /^[0-9a-f]{64}$/);
-    const createdAt = Date.parse(String(view.createdAt));
-    assert.ok(createdAt >= before - 1_000 && createdAt <= Date.now(), String(view.createdAt));
-    for (const absent of ['mp3Fid', 'downloadUrl', 'error', 'errorCode', 'finishedAt']) {
+    assert.match(view.videoSha256, /^[0-9a-f]{64}$/);
+    const createdAt = Date.parse(view.createdAt);
+    assert.ok(createdAt >= before - 1_000 && createdAt <= Date.now(), view.createdAt);
+    for (const absent of ['mp3Fid', 'downloadUrl', 'error', 'errorCode', 'finishedAt'] as const) {
       assert.equal(view[absent], undefined, absent);
     }
   });
 
   it("answers 404 JOB_NOT_FOUND for someone else's job and for an unknown id", async () => {
     const { jobId } = await uploadVideo(system, token);
-    for (const [what, id, authToken] of [
-      ["someone else's job", jobId, otherToken],
-      ['an unknown uuid', randomUUID(), token],
-      ['not a uuid', 'not-a-job', token],
+    for (const [what, id, client] of [
+      ["someone else's job", jobId, other],
+      ['an unknown uuid', randomUUID(), owner],
+      ['not a uuid', 'not-a-job', owner],
     ] as const) {
-      const response = await getJob(id, bearer(authToken));
-      assert.equal(response.status, 404, what);
-      assert.equal(await problemCode(response), 'JOB_NOT_FOUND', what);
+      const { body } = await client.getJob(id, { expectedStatus: 404 });
+      assert.equal(body.code, 'JOB_NOT_FOUND', what);
     }
   });
 
   it('answers 401 without a token', async () => {
     const { jobId } = await uploadVideo(system, token);
-    for (const response of [
-      await getJob(jobId, {}),
-      await fetch(`${system.url}/jobs`),
-      await fetch(`${system.url}/jobs/${jobId}`, { method: 'DELETE' }),
-      await getJob(jobId, { authorization: 'Bearer not-a-token' }),
+    const anonymous = { token: null, expectedStatus: 401 } as const;
+    for (const { headers } of [
+      await owner.getJob(jobId, anonymous),
+      await owner.listJobs({}, anonymous),
+      await owner.deleteJob(jobId, anonymous),
+      await owner.getJob(jobId, { token: 'not-a-token', expectedStatus: 401 }),
     ]) {
-      assert.equal(response.status, 401);
-      assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer/);
-      await response.body?.cancel();
+      assert.match(headers.get('www-authenticate') ?? '', /^Bearer/);
     }
     assert.ok(await jobDocument(system, jobId), 'the unauthenticated DELETE removed nothing');
   });
@@ -122,7 +111,7 @@ describe('GET /jobs/{id}', () => {
     const { jobId } = await uploadVideo(system, token, { filename: 'talk.webm' });
     const mp3 = await convertJob(system, jobId);
     const requestedAt = Date.now();
-    const view = await jobJson(jobId);
+    const view = await jobView(jobId);
     assert.equal(view.status, 'done');
     assert.equal(view.progress, 100);
     assert.equal(view.mp3Fid, mp3.fid);
@@ -155,7 +144,7 @@ describe('GET /jobs/{id}', () => {
       message: 'the video has no audio track',
     });
     assert.equal(failed?.status, 'failed');
-    const view = await jobJson(jobId);
+    const view = await jobView(jobId);
     assert.equal(view.status, 'failed');
     assert.equal(view.error, 'the video has no audio track');
     assert.equal(view.errorCode, 'NO_AUDIO_TRACK');
@@ -188,15 +177,15 @@ describe('GET /jobs', () => {
     await uploadVideo(system, otherToken);
   });
 
-  async function list(query: string, authToken = listToken): Promise<Response> {
-    return fetch(`${system.url}/jobs?${query}`, { headers: bearer(authToken) });
+  async function page(query: string): Promise<JobList> {
+    const { headers, body } = await system.api.as(listToken).listJobs(query);
+    assert.equal(headers.get('cache-control'), 'no-store');
+    return body;
   }
 
-  async function page(query: string): Promise<{ jobs: JobJson[]; nextCursor?: string }> {
-    const response = await list(query);
-    assert.equal(response.status, 200, await response.clone().text());
-    assert.equal(response.headers.get('cache-control'), 'no-store');
-    return (await response.json()) as { jobs: JobJson[]; nextCursor?: string };
+  /** The problem code of a query GET /jobs refuses with 400. */
+  async function refused(query: string): Promise<string> {
+    return (await system.api.as(listToken).listJobs(query, { expectedStatus: 400 })).body.code;
   }
 
   it("lists only the caller's jobs, newest first", async () => {
@@ -219,7 +208,7 @@ describe('GET /jobs', () => {
       if (cursor !== undefined) query.set('cursor', cursor);
       const result = await page(query.toString());
       sizes.push(result.jobs.length);
-      seen.push(...result.jobs.map((job) => String(job.jobId)));
+      seen.push(...result.jobs.map((job) => job.jobId));
       cursor = result.nextCursor;
     } while (cursor !== undefined && sizes.length < 10);
     assert.deepEqual(sizes, [2, 2, 1]);
@@ -234,32 +223,28 @@ describe('GET /jobs', () => {
 
   it('answers an empty list to a user without jobs', async () => {
     const { token: newcomer } = await signUp(system.url);
-    const response = await list('', newcomer);
-    assert.equal(response.status, 200);
-    assert.deepEqual(await response.json(), { jobs: [] });
+    const { body } = await system.api.as(newcomer).listJobs();
+    assert.deepEqual(body, { jobs: [] });
   });
 
   it('answers 400 to a bad limit', async () => {
     for (const limit of ['0', '101', 'x', '1.5', '-1', '']) {
-      const response = await list(new URLSearchParams({ limit }).toString());
-      assert.equal(response.status, 400, `limit=${limit}`);
-      assert.equal(await problemCode(response), 'INVALID_QUERY', `limit=${limit}`);
+      assert.equal(await refused(`limit=${limit}`), 'INVALID_QUERY', `limit=${limit}`);
     }
-    const twice = await list('limit=1&limit=2');
-    assert.equal(twice.status, 400);
-    await twice.body?.cancel();
+    await refused('limit=1&limit=2');
   });
 
   it('answers 400 to a cursor this server did not give out', async () => {
     const forged = Buffer.from(`${Date.now()}.not-a-job-id`, 'utf8').toString('base64url');
     for (const cursor of ['abc', 'not a cursor!', forged]) {
-      const response = await list(new URLSearchParams({ cursor }).toString());
-      assert.equal(response.status, 400, cursor);
-      assert.equal(await problemCode(response), 'INVALID_CURSOR', cursor);
+      assert.equal(
+        await refused(new URLSearchParams({ cursor }).toString()),
+        'INVALID_CURSOR',
+        cursor,
+      );
     }
-    const tooLong = await list(new URLSearchParams({ cursor: 'a'.repeat(300) }).toString());
-    assert.equal(tooLong.status, 400);
-    assert.equal(await problemCode(tooLong), 'INVALID_QUERY');
+    const tooLong = new URLSearchParams({ cursor: 'a'.repeat(300) }).toString();
+    assert.equal(await refused(tooLong), 'INVALID_QUERY');
   });
 });
 
@@ -270,40 +255,30 @@ describe('DELETE /jobs/{id}', () => {
     assert.ok((await storedFile('videos', videoFid)).file);
     assert.ok((await storedFile('mp3s', mp3.fid)).chunks > 1);
 
-    const response = await deleteJob(jobId, token);
-    assert.equal(response.status, 204);
-    assert.equal(await response.text(), '');
+    const deleted = await owner.deleteJob(jobId);
+    assert.equal(deleted.body, '');
 
-    const after = await getJob(jobId, bearer(token));
-    assert.equal(after.status, 404);
-    assert.equal(await problemCode(after), 'JOB_NOT_FOUND');
+    const after = await owner.getJob(jobId, { expectedStatus: 404 });
+    assert.equal(after.body.code, 'JOB_NOT_FOUND');
     assert.deepEqual(await storedFile('videos', videoFid), { file: null, chunks: 0 });
     assert.deepEqual(await storedFile('mp3s', mp3.fid), { file: null, chunks: 0 });
     assert.equal(await jobDocument(system, jobId), undefined);
 
-    const download = await fetch(`${system.url}/download?fid=${mp3.fid}`, {
-      headers: bearer(token),
-    });
-    assert.equal(download.status, 404);
-    await download.body?.cancel();
+    await owner.download(mp3.fid, { expectedStatus: 404 });
 
-    const again = await deleteJob(jobId, token);
-    assert.equal(again.status, 404);
-    assert.equal(await problemCode(again), 'JOB_NOT_FOUND');
+    const again = await owner.deleteJob(jobId, { expectedStatus: 404 });
+    assert.equal(again.body.code, 'JOB_NOT_FOUND');
   });
 
   it("answers 404 to someone else's DELETE and deletes nothing", async () => {
     const { jobId, videoFid } = await uploadVideo(system, token);
     const mp3 = await convertJob(system, jobId);
 
-    const response = await deleteJob(jobId, otherToken);
-    assert.equal(response.status, 404);
-    assert.equal(await problemCode(response), 'JOB_NOT_FOUND');
-    const unknown = await deleteJob(randomUUID(), token);
-    assert.equal(unknown.status, 404);
-    await unknown.body?.cancel();
+    const refusal = await other.deleteJob(jobId, { expectedStatus: 404 });
+    assert.equal(refusal.body.code, 'JOB_NOT_FOUND');
+    await owner.deleteJob(randomUUID(), { expectedStatus: 404 });
 
-    assert.equal((await jobJson(jobId)).status, 'done');
+    assert.equal((await jobView(jobId)).status, 'done');
     assert.equal((await jobDocument(system, jobId))?.deletedAt, undefined);
     assert.ok((await storedFile('videos', videoFid)).file);
     assert.ok((await storedFile('mp3s', mp3.fid)).file);
@@ -311,8 +286,7 @@ describe('DELETE /jobs/{id}', () => {
 
   it('removes a queued job so that the converter can no longer take it', async () => {
     const { jobId, videoFid } = await uploadVideo(system, token);
-    const response = await deleteJob(jobId, token);
-    assert.equal(response.status, 204);
+    await owner.deleteJob(jobId);
     assert.deepEqual(await storedFile('videos', videoFid), { file: null, chunks: 0 });
     const mp3Fid = new ObjectId();
     assert.equal(await jobStore(system).claim(jobId, { worker: 'converter', mp3Fid }), undefined);
@@ -323,10 +297,9 @@ describe('DELETE /jobs/{id}', () => {
     await startConverting(system, jobId);
     // Stored, but the job does not name it yet: only its metadata.job_id leads to it.
     const mp3 = await storeMp3(system, jobId);
-    assert.equal((await jobJson(jobId)).status, 'converting');
+    assert.equal((await jobView(jobId)).status, 'converting');
 
-    const response = await deleteJob(jobId, token);
-    assert.equal(response.status, 204);
+    await owner.deleteJob(jobId);
 
     // The converter, finishing, finds the job gone.
     assert.equal(await finishJob(system, jobId, mp3), undefined);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '@mp3converter/testkit';
-import { bearer, signUp, startTestSystem, videoForm, type TestSystem } from './support.ts';
+import { signUp, startTestSystem, videoForm, type TestSystem } from './support.ts';
 
 let system: TestSystem;
 let token: string;
@@ -133,8 +133,7 @@ describe('probes', () => {
 describe('metrics', () => {
   it('serves the Prometheus text format with request counts and durations by route pattern', async () => {
     const jobId = randomUUID();
-    const job = await fetch(`${system.url}/jobs/${jobId}`, { headers: bearer(token) });
-    assert.equal(job.status, 404);
+    await system.api.as(token).getJob(jobId, { expectedStatus: 404 });
     const unknown = await fetch(`${system.url}/no/such/${jobId}`);
     assert.equal(unknown.status, 404);
 
@@ -168,18 +167,9 @@ describe('metrics', () => {
     const rejectedBefore = valueOf(before, 'uploads_total', { outcome: 'rejected' });
 
     const content = randomBytes(300_000);
-    const accepted = await fetch(`${system.url}/upload`, {
-      method: 'POST',
-      headers: bearer(token),
-      body: videoForm(content),
-    });
-    assert.equal(accepted.status, 202, await accepted.clone().text());
-    const empty = await fetch(`${system.url}/upload`, {
-      method: 'POST',
-      headers: bearer(token),
-      body: videoForm(new Uint8Array(0)),
-    });
-    assert.equal(empty.status, 400);
+    const api = system.api.as(token);
+    await api.upload(videoForm(content));
+    await api.upload(videoForm(new Uint8Array(0)), { expectedStatus: 400 });
 
     await counterReaches('uploads_total', { outcome: 'accepted' }, acceptedBefore + 1);
     await counterReaches('uploads_total', { outcome: 'rejected' }, rejectedBefore + 1);

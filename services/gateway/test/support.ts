@@ -12,6 +12,7 @@ import { MongoClient, type Db } from 'mongodb';
 import { basic, startTestAuth, type TestAuth } from '@mp3converter/auth/testing';
 import { loadGatewayConfig, type GatewayConfig } from '../src/config.ts';
 import { startGateway, type GatewayServer } from '../src/server.ts';
+import { GatewayClient, videoForm as apiVideoForm } from './api-client.ts';
 
 export { basic };
 export const LINK_SECRET = 'test-download-link-secret-of-32-bytes-or-more';
@@ -19,6 +20,8 @@ export const LINK_SECRET = 'test-download-link-secret-of-32-bytes-or-more';
 export interface TestSystem {
   /** The gateway's base URL. */
   url: string;
+  /** A client of the gateway's API, without a token (`api.as(token)` for a user's). */
+  api: GatewayClient;
   auth: TestAuth;
   gateway: GatewayServer;
   config: GatewayConfig;
@@ -86,6 +89,9 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
 
   const system: TestSystem = {
     url: `http://127.0.0.1:${gateway.port}`,
+    get api() {
+      return new GatewayClient(system);
+    },
     auth,
     gateway,
     config,
@@ -121,22 +127,14 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
 export async function signUp(
   url: string,
 ): Promise<{ email: string; password: string; token: string }> {
-  const email = `user-${randomUUID()}@example.com`;
-  const password = 'correct horse battery staple';
-  const registered = await fetch(`${url}/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  });
-  if (registered.status !== 201) {
-    throw new Error(`register: HTTP ${registered.status} ${await registered.text()}`);
-  }
-  const login = await fetch(`${url}/login`, {
-    method: 'POST',
-    headers: { authorization: basic(email, password) },
-  });
-  if (login.status !== 200) throw new Error(`login: HTTP ${login.status} ${await login.text()}`);
-  return { email, password, token: await login.text() };
+  const api = new GatewayClient({ url });
+  const credentials = {
+    email: `user-${randomUUID()}@example.com`,
+    password: 'correct horse battery staple',
+  };
+  await api.register(credentials);
+  const { body: token } = await api.login(credentials);
+  return { ...credentials, token };
 }
 
 export function bearer(token: string): { authorization: string } {
@@ -146,18 +144,7 @@ export function bearer(token: string): { authorization: string } {
 /** A multipart form with one file (and optional text fields), as `curl -F` sends it. */
 export function videoForm(
   content: Uint8Array,
-  {
-    filename = 'clip.mp4',
-    type = 'video/mp4',
-    fields = {},
-  }: {
-    filename?: string;
-    type?: string;
-    fields?: Record<string, string>;
-  } = {},
+  options: { filename?: string; type?: string; fields?: Record<string, string> } = {},
 ): FormData {
-  const form = new FormData();
-  for (const [name, value] of Object.entries(fields)) form.append(name, value);
-  form.append('file', new Blob([content], { type }), filename);
-  return form;
+  return apiVideoForm({ content, ...options });
 }

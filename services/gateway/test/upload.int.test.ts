@@ -7,6 +7,7 @@ import { ObjectId, type GridFSFile } from 'mongodb';
 import { VIDEO_QUEUE, videoMessageSchema } from '@mp3converter/contracts';
 import { JOBS_COLLECTION, JobStore } from '@mp3converter/jobs';
 import { rawRequest, waitFor, type RawResponse } from '@mp3converter/testkit';
+import type { Answer, GatewayClient, Problem } from './api-client.ts';
 import { bearer, signUp, startTestSystem, videoForm, type TestSystem } from './support.ts';
 
 const MiB = 1024 * 1024;
@@ -14,12 +15,15 @@ const BOUNDARY = '----mp3converter-test-boundary-7MA4YWxkTrZu0gW';
 
 let system: TestSystem;
 let token: string;
+/** The API as the user of `token`. */
+let api: GatewayClient;
 let inspection: ChannelModel;
 let channel: Channel;
 
 before(async () => {
   system = await startTestSystem();
   ({ token } = await signUp(system.url));
+  api = system.api.as(token);
   inspection = await amqplib.connect(system.vhost.amqpUrl);
   channel = await inspection.createChannel();
 });
@@ -82,10 +86,6 @@ async function uploadsTotal(outcome: string): Promise<number> {
 // ---------------------------------------------------------------------------------------
 // Requests
 
-function upload(body: RequestInit['body'], headers: Record<string, string> = bearer(token)) {
-  return fetch(`${system.url}/upload`, { method: 'POST', headers, body });
-}
-
 interface ProblemBody {
   code: string;
   status: number;
@@ -110,6 +110,13 @@ async function expectProblem(
   assert.equal(problem.status, status);
   assert.equal(problem.code, code, text);
   return problem;
+}
+
+/** Asserts the problem the client got (its status and type asserted) has its status and `code`. */
+function assertProblem({ status, body }: Answer<Problem>, code: string): Problem {
+  assert.equal(body.status, status);
+  assert.equal(body.code, code, JSON.stringify(body));
+  return body;
 }
 
 /** One part of a hand-written multipart body: its header lines and its content. */
@@ -265,12 +272,10 @@ describe('POST /upload', () => {
 
   it('stores the file, creates a queued job and publishes its video message', async () => {
     const content = randomBytes(700_000);
-    const response = await upload(videoForm(content, { fields: { bitrate: '128' } }));
-    assert.equal(response.status, 202, await response.clone().text());
-    const body = (await response.json()) as Record<string, unknown>;
+    const { headers, body } = await api.upload(videoForm(content, { fields: { bitrate: '128' } }));
     assert.equal(body.status, 'queued');
     assert.equal(typeof body.jobId, 'string');
-    assert.equal(response.headers.get('location'), `/jobs/${String(body.jobId)}`);
+    assert.equal(headers.get('location'), `/jobs/${body.jobId}`);
     assert.deepEqual(body.options, { bitrate: 128 });
 
     const stored = await system.videos.collection<GridFSFile>('fs.files').findOne({});
@@ -287,20 +292,16 @@ describe('POST /upload', () => {
     assert.equal(message.video_fid, body.videoFid);
     assert.deepEqual(message.options, { bitrate_kbps: 128 });
 
-    const job = await fetch(`${system.url}/jobs/${String(body.jobId)}`, { headers: bearer(token) });
-    assert.equal(job.status, 200);
-    const view = (await job.json()) as Record<string, unknown>;
+    const { body: view } = await api.getJob(body.jobId);
     assert.equal(view.status, 'queued');
     assert.equal(view.videoSize, content.length);
   });
 
   for (const quality of [0, 4, 9]) {
     it(`takes quality=${quality} as LAME VBR quality instead of a bitrate`, async () => {
-      const response = await upload(
+      const { body } = await api.upload(
         videoForm(randomBytes(10_000), { fields: { quality: String(quality) } }),
       );
-      assert.equal(response.status, 202, await response.clone().text());
-      const body = (await response.json()) as Record<string, unknown>;
       assert.deepEqual(body.options, { quality });
       const message = videoMessageSchema.parse(await takeVideoMessage());
       assert.equal(message.job_id, body.jobId);
@@ -309,9 +310,7 @@ describe('POST /upload', () => {
   }
 
   it('uses the default bitrate when the form gives neither bitrate nor quality', async () => {
-    const response = await upload(videoForm(randomBytes(10_000)));
-    assert.equal(response.status, 202, await response.clone().text());
-    const body = (await response.json()) as Record<string, unknown>;
+    const { body } = await api.upload(videoForm(randomBytes(10_000)));
     assert.deepEqual(body.options, { bitrate: 192 });
     assert.deepEqual(videoMessageSchema.parse(await takeVideoMessage()).options, {
       bitrate_kbps: 192,
@@ -343,8 +342,10 @@ describe('POST /upload', () => {
   ];
   for (const [what, fields, path] of invalidOptions) {
     it(`refuses ${what} with 400 VALIDATION_FAILED and keeps nothing`, async () => {
-      const response = await upload(videoForm(randomBytes(600_000), { fields }));
-      const problem = await expectProblem(response, 400, 'VALIDATION_FAILED');
+      const response = await api.upload(videoForm(randomBytes(600_000), { fields }), {
+        expectedStatus: 400,
+      });
+      const problem = assertProblem(response, 'VALIDATION_FAILED');
       assert.ok(
         problem.errors?.some((error) => error.path === path),
         `an error for ${path}: ${JSON.stringify(problem.errors)}`,
@@ -380,17 +381,20 @@ describe('POST /upload', () => {
   });
 
   it('refuses a body that is not multipart with 400 NOT_MULTIPART', async () => {
-    const response = await upload(JSON.stringify({ file: 'not really' }), {
-      ...bearer(token),
-      'content-type': 'application/json',
+    const response = await fetch(`${system.url}/upload`, {
+      method: 'POST',
+      headers: { ...bearer(token), 'content-type': 'application/json' },
+      body: JSON.stringify({ file: 'not really' }),
     });
     await expectProblem(response, 400, 'NOT_MULTIPART');
     await assertNothingLeft();
   });
 
   it('refuses an empty file with 400 EMPTY_FILE', async () => {
-    const response = await upload(videoForm(new Uint8Array(0)));
-    await expectProblem(response, 400, 'EMPTY_FILE');
+    assertProblem(
+      await api.upload(videoForm(new Uint8Array(0)), { expectedStatus: 400 }),
+      'EMPTY_FILE',
+    );
     await assertNothingLeft();
   });
 
@@ -404,8 +408,7 @@ describe('POST /upload', () => {
     const expected = '"evil"name ünïcødé.mp4';
     assert.equal(body.filename, expected);
 
-    const view = await fetch(`${system.url}/jobs/${body.jobId}`, { headers: bearer(token) });
-    assert.equal(((await view.json()) as { filename: string }).filename, expected);
+    assert.equal((await api.getJob(body.jobId)).body.filename, expected);
     const stored = await system.videos.collection<GridFSFile>('fs.files').findOne({});
     assert.equal(stored?.filename, expected);
     assert.equal(stored.metadata?.original_name, expected);
@@ -431,8 +434,11 @@ describe('POST /upload', () => {
   }
 
   it('answers 401 with a Bearer challenge to a request without a token', async () => {
-    const response = await upload(videoForm(randomBytes(1000)), {});
-    await expectProblem(response, 401, 'TOKEN_REQUIRED');
+    const response = await api.upload(videoForm(randomBytes(1000)), {
+      token: null,
+      expectedStatus: 401,
+    });
+    assertProblem(response, 'TOKEN_REQUIRED');
     assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer\b/);
     await assertNothingLeft();
   });
@@ -455,15 +461,20 @@ describe('POST /upload', () => {
   it('answers 401 to a client that sends a large body without waiting (no reset instead of the answer)', async () => {
     // fetch() does not use Expect: 100-continue: it is still sending when the answer comes.
     for (let i = 0; i < 3; i += 1) {
-      const response = await upload(videoForm(new Uint8Array(10_000_000)), {});
-      await expectProblem(response, 401, 'TOKEN_REQUIRED');
+      const response = await api.upload(videoForm(new Uint8Array(10_000_000)), {
+        token: null,
+        expectedStatus: 401,
+      });
+      assertProblem(response, 'TOKEN_REQUIRED');
     }
     await assertNothingLeft();
   });
 
   it('answers 401 to a token auth does not vouch for', async () => {
-    const response = await upload(videoForm(randomBytes(1000)), bearer('not.a.token'));
-    assert.equal(response.status, 401);
+    const response = await api.upload(videoForm(randomBytes(1000)), {
+      token: 'not.a.token',
+      expectedStatus: 401,
+    });
     assert.match(response.headers.get('content-type') ?? '', /^application\/problem\+json/);
     assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer\b/);
     await assertNothingLeft();
@@ -480,9 +491,9 @@ describe('POST /upload: size limit, clients that go away or stall', () => {
   beforeEach(clean);
 
   it('refuses a file over the limit with 413 FILE_TOO_LARGE and keeps nothing', async () => {
-    const response = await upload(videoForm(randomBytes(1.5 * MiB)));
-    const problem = await expectProblem(response, 413, 'FILE_TOO_LARGE');
-    assert.match(problem.detail ?? '', /1048576 bytes/);
+    const response = await api.upload(videoForm(randomBytes(1.5 * MiB)), { expectedStatus: 413 });
+    const problem = assertProblem(response, 'FILE_TOO_LARGE');
+    assert.match(problem.detail, /1048576 bytes/);
     await assertNothingLeft();
   });
 
@@ -504,8 +515,7 @@ describe('POST /upload: size limit, clients that go away or stall', () => {
   });
 
   it('takes a file of exactly the limit', async () => {
-    const response = await upload(videoForm(randomBytes(MiB)));
-    assert.equal(response.status, 202, await response.clone().text());
+    await api.upload(videoForm(randomBytes(MiB)));
     assert.equal((await leftovers()).files, 1);
   });
 
@@ -572,8 +582,8 @@ describe('POST /upload: uploads at once', () => {
         async () => (await system.videos.collection('fs.chunks').distinct('files_id')).length === 2,
         { what: 'two uploads being written' },
       );
-      const refused = await upload(videoForm(randomBytes(1000)));
-      await expectProblem(refused, 503, 'TOO_MANY_UPLOADS');
+      const refused = await api.upload(videoForm(randomBytes(1000)), { expectedStatus: 503 });
+      assertProblem(refused, 'TOO_MANY_UPLOADS');
       assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
 
       const abortedBefore = await uploadsTotal('aborted');
@@ -581,8 +591,7 @@ describe('POST /upload: uploads at once', () => {
       await waitFor(async () => (await uploadsTotal('aborted')) === abortedBefore + 1, {
         what: 'the first upload to end',
       });
-      const accepted = await upload(videoForm(randomBytes(1000)));
-      assert.equal(accepted.status, 202, await accepted.text());
+      await api.upload(videoForm(randomBytes(1000)));
     } finally {
       first.req.destroy();
       second.req.destroy();
@@ -630,8 +639,8 @@ describe('POST /upload: RabbitMQ down', () => {
     await system.amqpProxy.cut();
     await waitFor(async () => (await readiness()) === 503, { what: 'the gateway to see the cut' });
 
-    const response = await upload(videoForm(randomBytes(600_000)));
-    await expectProblem(response, 503, 'DEPENDENCY_UNAVAILABLE');
+    const response = await api.upload(videoForm(randomBytes(600_000)), { expectedStatus: 503 });
+    assertProblem(response, 'DEPENDENCY_UNAVAILABLE');
     assert.match(response.headers.get('retry-after') ?? '', /^\d+$/);
     await assertNothingLeft();
 
@@ -639,10 +648,8 @@ describe('POST /upload: RabbitMQ down', () => {
     // The same gateway reconnects by itself; refused attempts meanwhile leave nothing.
     const accepted = await waitFor(
       async () => {
-        const attempt = await upload(videoForm(randomBytes(1000)));
-        if (attempt.status === 202) return (await attempt.json()) as { jobId: string };
-        await attempt.body?.cancel();
-        return undefined;
+        const attempt = await api.upload(videoForm(randomBytes(1000)), { expectedStatus: 'any' });
+        return attempt.status === 202 ? (attempt.body as { jobId: string }) : undefined;
       },
       { timeoutMs: 20_000, intervalMs: 200, what: 'an upload accepted after the restore' },
     );
@@ -662,13 +669,13 @@ describe('POST /upload: RabbitMQ down', () => {
       // Stalled: the gateway still counts as connected, so the upload goes as far as
       // publishing, and the confirm cannot come back.
       system.amqpProxy.stall();
-      const response = upload(videoForm(randomBytes(600_000)));
+      const response = api.upload(videoForm(randomBytes(600_000)), { expectedStatus: 503 });
       await waitFor(async () => (await leftovers()).jobs === 1, {
         what: 'the job created, its message on the way',
       });
       await system.amqpProxy.cut();
       const answer = await response;
-      await expectProblem(answer, 503, 'DEPENDENCY_UNAVAILABLE');
+      assertProblem(answer, 'DEPENDENCY_UNAVAILABLE');
       assert.ok(answer.headers.has('retry-after'));
 
       await system.amqpProxy.restore();
@@ -680,7 +687,7 @@ describe('POST /upload: RabbitMQ down', () => {
     it('answers 202 when the confirm is lost but a converter already took the job, and keeps its video', async () => {
       await clean();
       system.amqpProxy.stall();
-      const response = upload(videoForm(randomBytes(600_000)));
+      const response = api.upload(videoForm(randomBytes(600_000)));
       const jobId = await waitFor(
         async () =>
           (await system.jobsDb.collection<{ _id: string }>(JOBS_COLLECTION).findOne({}))?._id,
@@ -690,9 +697,7 @@ describe('POST /upload: RabbitMQ down', () => {
       const store = new JobStore(system.jobsDb);
       assert.ok(await store.claim(jobId, { worker: 'converter', mp3Fid: new ObjectId() }));
       await system.amqpProxy.cut();
-      const answer = await response;
-      assert.equal(answer.status, 202, await answer.clone().text());
-      const body = (await answer.json()) as { jobId: string; status: string };
+      const { body } = await response;
       assert.deepEqual([body.jobId, body.status], [jobId, 'converting']);
       const { files, jobs } = await leftovers();
       assert.deepEqual({ files, jobs }, { files: 1, jobs: 1 });
@@ -718,13 +723,11 @@ describe('POST /upload: auth down', () => {
 
   it('answers 503 with Retry-After within a couple of seconds', async () => {
     const started = performance.now();
-    const response = await fetch(`${own.url}/upload`, {
-      method: 'POST',
-      headers: bearer(ownToken),
-      body: videoForm(randomBytes(600_000)),
-    });
+    const response = await own.api
+      .as(ownToken)
+      .upload(videoForm(randomBytes(600_000)), { expectedStatus: 503 });
     const elapsedMs = performance.now() - started;
-    await expectProblem(response, 503, 'DEPENDENCY_UNAVAILABLE');
+    assertProblem(response, 'DEPENDENCY_UNAVAILABLE');
     assert.match(response.headers.get('retry-after') ?? '', /^\d+$/);
     assert.ok(elapsedMs < 3_000, `answered after ${Math.round(elapsedMs)} ms`);
     const files = await own.videos.collection('fs.files').countDocuments();
