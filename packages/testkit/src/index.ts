@@ -33,3 +33,4 @@ export {
   type TestVhost,
   type QueueInfo,
 } from './rabbitmq.ts';
+export { InProcessServices, type StartedService } from './in-process.ts';

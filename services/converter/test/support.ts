@@ -20,6 +20,7 @@ import {
 } from '@mp3converter/jobs';
 import { createLogger } from '@mp3converter/logging';
 import {
+  InProcessServices,
   createTestVhost,
   spawnService,
   testServers,
@@ -71,7 +72,7 @@ export class ConverterTestSystem {
   readonly mp3s: FileBucket = openBucket(this.mongo.db(this.databases.mp3s), 'fs');
   readonly jobs = new JobStore(this.mongo.db(this.databases.jobs));
   readonly processes = new Set<ConverterProcess>();
-  readonly inProcess = new Set<Converter>();
+  readonly inProcess = new InProcessServices<Converter>();
   vhost!: TestVhost;
   amqp!: AmqpConnection;
   tempRoot!: string;
@@ -115,15 +116,11 @@ export class ConverterTestSystem {
     const config = loadConverterConfig(this.env({ LOG_LEVEL: 'silent', ...overrides }));
     const ffmpeg = await checkFfmpeg(locateFfmpeg(config.ffmpeg.path, config.ffmpeg.searchPath));
     const log = createLogger({ service: 'converter', level: config.logLevel });
-    const converter = await startConverter(config, ffmpeg, log);
-    this.inProcess.add(converter);
-    await converter.ready;
-    return converter;
+    return this.inProcess.start(() => startConverter(config, ffmpeg, log));
   }
 
   async stopInProcess(converter: Converter): Promise<void> {
-    this.inProcess.delete(converter);
-    await converter.stop();
+    await this.inProcess.stop(converter);
   }
 
   /** A converter process; resolves once it consumes `video`. */
@@ -267,7 +264,7 @@ export class ConverterTestSystem {
   async stop(): Promise<void> {
     for (const running of this.processes) running.child.kill('SIGKILL');
     await Promise.all([...this.processes].map((running) => running.exited));
-    await Promise.allSettled([...this.inProcess].map((converter) => converter.stop()));
+    await this.inProcess.stopAll();
     await this.amqp.close();
     await this.vhost.drop();
     for (const name of Object.values(this.databases)) await this.mongo.db(name).dropDatabase();

@@ -11,6 +11,7 @@ import {
 import { JobStore, mp3FileName, type JobDocument, type JobError } from '@mp3converter/jobs';
 import { createLogger } from '@mp3converter/logging';
 import {
+  InProcessServices,
   Inspector,
   Mailbox,
   createTestVhost,
@@ -50,7 +51,7 @@ export class NotificationTestSystem {
     .db(this.database)
     .collection<DeliveryDocument>(DELIVERIES_COLLECTION);
   readonly mailbox = new Mailbox();
-  readonly notifiers = new Set<Notifier>();
+  readonly notifiers = new InProcessServices<Notifier>();
   readonly addresses = new Set<string>();
   vhost!: TestVhost;
   amqp!: AmqpConnection;
@@ -102,18 +103,12 @@ export class NotificationTestSystem {
   /** A notification service in this process, consuming once this resolves. */
   async startNotifier(overrides: Record<string, string> = {}): Promise<Notifier> {
     const config = loadNotificationConfig(this.env(overrides));
-    const notifier = await startNotifier(
-      config,
-      createLogger({ service: 'notification', level: config.logLevel }),
-    );
-    this.notifiers.add(notifier);
-    await notifier.ready;
-    return notifier;
+    const log = createLogger({ service: 'notification', level: config.logLevel });
+    return this.notifiers.start(() => startNotifier(config, log));
   }
 
   async stopNotifier(notifier: Notifier): Promise<void> {
-    this.notifiers.delete(notifier);
-    await notifier.stop();
+    await this.notifiers.stop(notifier);
   }
 
   /** A new address at example.com; its emails are deleted from the mailbox by stop(). */
@@ -188,7 +183,7 @@ export class NotificationTestSystem {
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([...this.notifiers].map((notifier) => notifier.stop()));
+    await this.notifiers.stopAll();
     await this.amqp.close();
     await this.inspector.close();
     await this.vhost.drop();
