@@ -180,12 +180,16 @@ describe('serveVideo', () => {
     // would take (a client that merely paused could find all 800 KiB there, as it did in CI).
     const HELD_AFTER = 64 * 1024;
     let answered = 0;
-    let reading = false;
+    // Counting from the request on, and only until the hold: resume() must let the rest through.
+    let counting = false;
     const proxy = await startTcpProxy(Number(new URL(testServers.mongoUrl).port), '127.0.0.1', {
       onData: (chunk, from) => {
-        if (!reading || from !== 'server') return;
+        if (!counting || from !== 'server') return;
         answered += chunk.length;
-        if (answered > HELD_AFTER) proxy.stall('server');
+        if (answered > HELD_AFTER) {
+          counting = false;
+          proxy.stall('server');
+        }
       },
     });
     const proxied = new URL(testServers.mongoUrl);
@@ -197,7 +201,7 @@ describe('serveVideo', () => {
       });
       const source = await serveVideo(bucket, file);
       let received = 0;
-      reading = true;
+      counting = true;
       const cut = new Promise<void>((resolve, reject) => {
         const request = httpRequest(source.url, (response) => {
           response.on('data', (part: Buffer) => {
