@@ -217,13 +217,20 @@ SQL
 stop_mariadb() { stop_pid MariaDB "$STATE_DIR/run/mariadb.pid"; }
 
 # ---------------------------------------------------------------- SecantusDB (MongoDB wire protocol)
+# install_venv DIR PACKAGE==VERSION COMMAND WHAT: a virtualenv at DIR with one PyPI package,
+# unless its COMMAND is there already.
+install_venv() {
+  local dir=$1 package=$2 command=$3 what=$4
+  [ -x "$dir/bin/$command" ] && return 0
+  say "installing $what"
+  command -v python3 >/dev/null || apt_install python3 python3-venv
+  python3 -m venv "$dir" >/dev/null 2>&1 || { apt_install python3-venv && python3 -m venv "$dir"; }
+  quietly "$dir/bin/pip" install -q --disable-pip-version-check "$package"
+}
+
 install_mongo() {
-  if [ ! -x "$SECANTUS_VENV/bin/secantusd-py" ]; then
-    say "installing SecantusDB $SECANTUSDB_VERSION (MongoDB-compatible server, from PyPI)"
-    command -v python3 >/dev/null || apt_install python3 python3-venv
-    python3 -m venv "$SECANTUS_VENV" >/dev/null 2>&1 || { apt_install python3-venv && python3 -m venv "$SECANTUS_VENV"; }
-    quietly "$SECANTUS_VENV/bin/pip" install -q --disable-pip-version-check "secantusdb==$SECANTUSDB_VERSION"
-  fi
+  install_venv "$SECANTUS_VENV" "secantusdb==$SECANTUSDB_VERSION" secantusd-py \
+    "SecantusDB $SECANTUSDB_VERSION (MongoDB-compatible server, from PyPI)"
 }
 
 mongo_ping() {
@@ -275,12 +282,8 @@ SCHEMATHESIS_VERSION=4.32.5
 SCHEMATHESIS_VENV="$CACHE_DIR/schemathesis-$SCHEMATHESIS_VERSION"
 
 install_schemathesis() {
-  if [ ! -x "$SCHEMATHESIS_VENV/bin/st" ]; then
-    say "installing schemathesis $SCHEMATHESIS_VERSION (API contract tests, from PyPI)"
-    command -v python3 >/dev/null || apt_install python3 python3-venv
-    python3 -m venv "$SCHEMATHESIS_VENV" >/dev/null 2>&1 || { apt_install python3-venv && python3 -m venv "$SCHEMATHESIS_VENV"; }
-    quietly "$SCHEMATHESIS_VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-  fi
+  install_venv "$SCHEMATHESIS_VENV" "schemathesis==$SCHEMATHESIS_VERSION" st \
+    "schemathesis $SCHEMATHESIS_VERSION (API contract tests, from PyPI)"
 }
 
 # ---------------------------------------------------------------- all of them
